@@ -1,0 +1,307 @@
+# Stand-in for the ESP32 port's `machine` module on the unix port: the same
+# names, signatures and return types, backed by the virtual module's launcher.
+import errno
+import io
+import select
+import sys
+import time
+
+import simlink
+
+PWRON_RESET = 1
+HARD_RESET = 2
+WDT_RESET = 3
+DEEPSLEEP_RESET = 4
+SOFT_RESET = 5
+SLEEP = 2
+DEEPSLEEP = 4
+PIN_WAKE = 2
+TIMER_WAKE = 4
+EXT0_WAKE = 2
+EXT1_WAKE = 3
+TOUCHPAD_WAKE = 5
+ULP_WAKE = 6
+
+_PARITY_NAMES = {None: "None", 0: "0", 1: "1"}
+
+
+def reset_cause():
+    return simlink.RESET_CAUSE
+
+
+def wake_reason():
+    return simlink.WAKE_REASON
+
+
+def reset():
+    simlink.send("reset")
+    sys.exit(0)
+
+
+def soft_reset():
+    reset()
+
+
+def deepsleep(time_ms=0):
+    simlink.send("deepsleep %d" % time_ms)
+    sys.exit(0)
+
+
+def lightsleep(time_ms=-1):
+    """Sleep with the UART asleep: the launcher drops host input meanwhile.
+    Wakes on the timer or on a pin level set by esp32.wake_on_gpio/ext0."""
+    import esp32  # the wake sources live there, as on the chip
+
+    simlink.send("lightsleep")
+    deadline = time.ticks_add(time.ticks_ms(), time_ms) if time_ms >= 0 else None
+    try:
+        while not esp32._gpio_wake_met():
+            wait = -1 if deadline is None else time.ticks_diff(deadline, time.ticks_ms())
+            if deadline is not None and wait <= 0:
+                break
+            if deadline is None and not esp32._gpio_wake_armed():
+                wait = 1000  # nothing can wake us: keep listening anyway
+            simlink.wait_control(wait)
+    finally:
+        simlink.send("awake")
+
+
+def idle():
+    time.sleep_ms(1)
+
+
+def freq(hz=None):
+    if hz is None:
+        return 160_000_000
+    return None
+
+
+def unique_id():
+    return b"\x24\x0a\xc4\x00\x00\x01"
+
+
+class Pin:
+    IN = 1
+    OUT = 3
+    OPEN_DRAIN = 7
+    PULL_UP = 2
+    PULL_DOWN = 1
+    IRQ_RISING = 1
+    IRQ_FALLING = 2
+
+    def __init__(self, id, mode=-1, pull=-1, *, value=None):
+        self._id = id
+        if value is not None:
+            simlink.pins[id] = 1 if value else 0
+
+    def value(self, x=None):
+        if x is None:
+            simlink.wait_control(0)
+            return simlink.pins.get(self._id, 0)
+        simlink.pins[self._id] = 1 if x else 0
+        return None
+
+    def __call__(self, x=None):
+        return self.value(x)
+
+    def __repr__(self):
+        return "Pin(%d)" % self._id
+
+
+class RTC:
+    """The RTC runs on from the host clock plus an offset that survives
+    reset and deep sleep (it lives in the state folder) but not power-off."""
+
+    def __init__(self, id=0):
+        pass
+
+    def _offset(self):
+        try:
+            with open(simlink.state_path("rtc"), "r") as f:
+                return float(f.read())
+        except (OSError, ValueError):
+            return 0.0
+
+    def datetime(self, datetimetuple=None):
+        if datetimetuple is None:
+            now = time.time() + self._offset()
+            t = time.gmtime(int(now))
+            usec = int((now - int(now)) * 1_000_000)
+            return (t[0], t[1], t[2], t[6], t[3], t[4], t[5], usec)
+        y, mo, d, _, h, mi, s, usec = datetimetuple
+        target = _epoch(y, mo, d, h, mi, s) + usec / 1_000_000
+        tmp = simlink.state_path("rtc.tmp")
+        with open(tmp, "w") as f:
+            f.write(repr(target - time.time()))
+        import os
+
+        os.rename(tmp, simlink.state_path("rtc"))
+        return None
+
+    def init(self, datetimetuple):
+        self.datetime(datetimetuple)
+
+
+def _epoch(y, mo, d, h, mi, s):
+    # Days from the civil date, in UTC, independent of the host's time zone.
+    y -= mo <= 2
+    era = y // 400
+    yoe = y - era * 400
+    doy = (153 * (mo + (-3 if mo > 2 else 9)) + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    days = era * 146097 + doe - 719468
+    return days * 86400 + h * 3600 + mi * 60 + s
+
+
+class UART(io.IOBase):
+    """The AT UART, carried over a loopback socket to the launcher, which
+    applies baud rate (pacing), data bits, parity, stop bits and RTS/CTS to
+    the pty it serves."""
+
+    RTS = 1
+    CTS = 2
+    INV_TX = 1
+    INV_RX = 4
+    INV_RTS = 64
+    INV_CTS = 8
+    IRQ_RX = 1
+    IRQ_BREAK = 2
+    IRQ_RXIDLE = 4096
+
+    def __init__(self, id, baudrate=115200, bits=8, parity=None, stop=1, **kw):
+        self._id = id
+        self._socket = None
+        self._poll = select.poll()
+        self._config = {
+            "baudrate": 115200,
+            "bits": 8,
+            "parity": None,
+            "stop": 1,
+            "tx": -1,
+            "rx": -1,
+            "rts": -1,
+            "cts": -1,
+            "txbuf": 256,
+            "rxbuf": 256,
+            "timeout": 0,
+            "timeout_char": 0,
+            "flow": 0,
+        }
+        self.init(baudrate, bits, parity, stop, **kw)
+
+    def init(self, baudrate=None, bits=None, parity=-1, stop=None, **kw):
+        c = self._config
+        if baudrate is not None:
+            c["baudrate"] = baudrate
+        if bits is not None:
+            if bits not in (5, 6, 7, 8):
+                raise ValueError("invalid data bits")
+            c["bits"] = bits
+        if parity != -1:
+            if parity not in (None, 0, 1):
+                raise ValueError("invalid parity")
+            c["parity"] = parity
+        if stop is not None:
+            if stop not in (1, 2):
+                raise ValueError("invalid stop bits")
+            c["stop"] = stop
+        for key in kw:
+            if key not in c:
+                raise TypeError("unexpected keyword argument '%s'" % key)
+            c[key] = kw[key]
+        if self._socket is None:
+            self._socket = simlink.uart_socket()
+            self._poll.register(self._socket, select.POLLOUT)
+        simlink.send(
+            "uart %d %d %s %d %d"
+            % (
+                c["baudrate"],
+                c["bits"],
+                "N" if c["parity"] is None else ("O" if c["parity"] else "E"),
+                c["stop"],
+                c["flow"],
+            )
+        )
+
+    def deinit(self):
+        pass
+
+    def any(self):
+        p = select.poll()
+        p.register(self._socket, select.POLLIN)
+        return 1 if p.poll(0) else 0
+
+    def read(self, nbytes=-1):
+        buf = bytearray(nbytes if nbytes > 0 else 1024)
+        n = self.readinto(buf)
+        return None if not n else bytes(buf[:n])
+
+    def readinto(self, buf, nbytes=-1):
+        try:
+            n = self._socket.readinto(buf if nbytes < 0 else memoryview(buf)[:nbytes])
+        except OSError as e:
+            if e.errno == errno.EAGAIN:
+                return None
+            raise
+        if n == 0:
+            raise SystemExit(0)  # the launcher has gone away
+        return n
+
+    def write(self, buf):
+        mv = memoryview(buf)
+        total = len(mv)
+        sent = 0
+        while sent < total:
+            try:
+                n = self._socket.send(mv[sent:])
+            except OSError as e:
+                if e.errno != errno.EAGAIN:
+                    raise
+                n = 0
+            if n:
+                sent += n
+            else:
+                self._poll.poll(-1)
+        return total
+
+    def flush(self):
+        pass
+
+    def txdone(self):
+        return True
+
+    def sendbreak(self):
+        pass
+
+    def irq(self, handler=None, trigger=0, hard=False):
+        return None
+
+    def ioctl(self, request, arg):
+        if request == 10:  # MP_STREAM_GET_FILENO: select.poll uses the socket
+            return self._socket.fileno()
+        return -1
+
+    def __repr__(self):
+        c = self._config
+        flow = ("", "RTS", "CTS", "RTS|CTS")[c["flow"] & 3]
+        return (
+            "UART(%d, baudrate=%d, bits=%d, parity=%s, stop=%d, tx=%d, rx=%d, "
+            "rts=%d, cts=%d, txbuf=%d, rxbuf=%d, timeout=%d, timeout_char=%d, "
+            "irq=0%s)"
+            % (
+                self._id,
+                c["baudrate"],
+                c["bits"],
+                _PARITY_NAMES[c["parity"]],
+                c["stop"],
+                c["tx"],
+                c["rx"],
+                c["rts"],
+                c["cts"],
+                c["txbuf"],
+                c["rxbuf"],
+                c["timeout"],
+                c["timeout_char"],
+                ", flow=" + flow if flow else "",
+            )
+        )

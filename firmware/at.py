@@ -1,0 +1,325 @@
+# The AT engine: assembles command lines from the UART, dispatches them to
+# the command tables, writes results, queues unsolicited messages so they
+# never split a response, and runs long commands as generators so that the
+# port keeps answering "busy p..." while they work.
+import select
+import sys
+import time
+from collections import deque
+
+from micropython import const
+
+from firmware import params
+from firmware.errors import (
+    ATError,
+    SUB_BUSY,
+    SUB_COMMON,
+    SUB_NO_AT,
+    SUB_NO_TERMINATOR,
+    SUB_PARA_LENGTH,
+    SUB_PARA_PARSE,
+    SUB_UNSUPPORTED,
+    SUB_WRONG_FORM,
+)
+
+MAX_COMMAND = const(256)  # bytes of a command line, CR LF not counted
+_RX_CHUNK = const(1024)
+_URC_SLOTS = const(32)
+_IDLE_POLL_MS = const(1000)
+_FOREVER_MS = const(3_600_000)
+_LF = const(0x0A)
+_CR = const(0x0D)
+
+# Forms, also the index of a form's handler in a command table row.
+TEST = const(1)
+QUERY = const(2)
+SET = const(3)
+EXECUTE = const(4)
+
+OK = b"\r\nOK\r\n"
+ERROR = b"\r\nERROR\r\n"
+BUSY = b"\r\nbusy p...\r\n"
+PROMPT = b"\r\nOK\r\n\r\n>"
+
+# A handler returns DONE when it has written its own final result.
+DONE = object()
+
+
+def _generator():
+    yield
+
+
+_GENERATOR = type(_generator())
+
+
+def log(*parts):
+    # The log port: the REPL console on the chip, stderr of the virtual module.
+    print("[at]", *parts)
+
+
+class Engine:
+    def __init__(self, uart):
+        self.uart = uart
+        self.echo = True
+        self.syslog = False
+        self.sysmsg = 0
+        self.rows = []  # command table rows in registration order (AT+CMD?)
+        self._commands = {}  # name -> row, aliases included
+        self._rx = bytearray(_RX_CHUNK)
+        self._rxmv = memoryview(self._rx)
+        self._line = bytearray(MAX_COMMAND + 1)  # + the CR
+        self._line_len = 0
+        self._line_too_long = False
+        self._urc = deque((), _URC_SLOTS)
+        self._task = None
+        self._task_wake = 0
+        self._block_left = 0
+        self._block_sink = None
+        self._watched = {}
+        self._tickers = []
+        self._poller = select.poll()
+        self._poller.register(uart, select.POLLIN)
+
+    # -- registration -----------------------------------------------------
+
+    def register(self, table, aliases=()):
+        """Add a command group: rows of (name, test, query, set, execute)."""
+        for row in table:
+            self._commands[row[0]] = row
+            self.rows.append(row)
+        for alias, name in aliases:
+            self._commands[alias] = self._commands[name]
+
+    def watch(self, stream, events, callback):
+        """Call callback(stream, events) from the loop when stream is ready."""
+        self._watched[stream] = callback
+        self._poller.register(stream, events)
+
+    def unwatch(self, stream):
+        if self._watched.pop(stream, None) is not None:
+            self._poller.unregister(stream)
+
+    def tick(self, callback):
+        """Call callback(now_ms) once per loop turn (keep it cheap)."""
+        self._tickers.append(callback)
+
+    # -- output -----------------------------------------------------------
+
+    def write(self, data):
+        self.uart.write(data)
+
+    def reply(self, line):
+        """An information line: the text, then CR LF."""
+        self.uart.write(line)
+        self.uart.write(b"\r\n")
+
+    def ok(self):
+        self.uart.write(OK)
+
+    def error(self, code):
+        if self.syslog:
+            self.uart.write(b"ERR CODE:0x%08x\r\n" % code)
+        self.uart.write(ERROR)
+
+    def urc(self, message):
+        """An unsolicited message (with its CR LF), sent between responses."""
+        try:
+            self._urc.append(message)
+        except IndexError:
+            log("unsolicited message dropped:", message)
+
+    def flush(self):
+        """Wait until everything written has left the UART."""
+        self.uart.flush()
+
+    def receive(self, length, sink, prompt=PROMPT):
+        """Generator for handlers: prompt, then pass the next `length` raw
+        bytes from the UART to sink(memoryview) as they arrive."""
+        self._block_sink = sink
+        self._block_left = length
+        self.uart.write(prompt)
+        while self._block_left:
+            yield _FOREVER_MS
+        self._block_sink = None
+
+    # -- the loop ---------------------------------------------------------
+
+    def run(self):
+        poller = self._poller
+        uart = self.uart
+        while True:
+            for stream, events in poller.ipoll(self._poll_timeout()):
+                if stream is uart:
+                    self._on_uart()
+                else:
+                    self._watched[stream](stream, events)
+            now = time.ticks_ms()
+            for ticker in self._tickers:
+                ticker(now)
+            if self._task is not None and time.ticks_diff(now, self._task_wake) >= 0:
+                self._step()
+            self._send_urcs()
+
+    def _poll_timeout(self):
+        if self._urc:
+            return 0
+        if self._task is None:
+            return _IDLE_POLL_MS if not self._tickers else 10
+        wait = time.ticks_diff(self._task_wake, time.ticks_ms())
+        return 0 if wait < 0 else min(wait, _IDLE_POLL_MS)
+
+    def _send_urcs(self):
+        urc = self._urc
+        while urc:
+            self.uart.write(urc.popleft())
+
+    def _on_uart(self):
+        n = self.uart.readinto(self._rxmv)
+        if n:
+            self.feed(n)
+
+    def feed(self, n):
+        """Process n bytes at the start of the receive buffer."""
+        rx = self._rx
+        i = 0
+        while i < n:
+            if self._block_left:
+                take = min(n - i, self._block_left)
+                self._block_sink(self._rxmv[i : i + take])
+                self._block_left -= take
+                i += take
+                if not self._block_left:
+                    self._task_wake = time.ticks_ms()
+                    self._step()
+                continue
+            lf = rx.find(b"\n", i, n)
+            end = n if lf < 0 else lf + 1
+            if self._task is not None:
+                if lf >= 0:
+                    self._busy()
+            else:
+                if self.echo:
+                    self.uart.write(self._rxmv[i:end])
+                self._append(i, end if lf < 0 else lf)
+                if lf >= 0:
+                    self._end_of_line()
+            i = end
+
+    def _append(self, start, end):
+        count = end - start
+        if self._line_len + count > len(self._line):
+            self._line_too_long = True
+            return
+        self._line[self._line_len : self._line_len + count] = self._rxmv[start:end]
+        self._line_len += count
+
+    def _busy(self):
+        if self.syslog:
+            self.uart.write(b"ERR CODE:0x%08x\r\n" % (0x01000000 | SUB_BUSY << 16))
+        self.uart.write(BUSY)
+
+    def _end_of_line(self):
+        length = self._line_len
+        too_long = self._line_too_long
+        self._line_len = 0
+        self._line_too_long = False
+        if too_long:
+            self.error(0x01000000 | SUB_PARA_LENGTH << 16)
+            return
+        line = self._line
+        if length and line[length - 1] == _CR:
+            length -= 1
+        elif length:
+            self.error(0x01000000 | SUB_NO_TERMINATOR << 16)
+            return
+        if length == 0:
+            return  # blank lines are ignored
+        if length > MAX_COMMAND:
+            self.error(0x01000000 | SUB_PARA_LENGTH << 16)
+            return
+        self._dispatch(bytes(memoryview(line)[:length]))
+
+    # -- dispatch ---------------------------------------------------------
+
+    def _dispatch(self, line):
+        try:
+            if line[:2] != b"AT":
+                raise ATError(SUB_NO_AT)
+            name, form, args = _split(line)
+            row = self._commands.get(name)
+            if row is None:
+                raise ATError(SUB_UNSUPPORTED)
+            handler = row[form]
+            if handler is None:
+                raise ATError(SUB_WRONG_FORM)
+            result = handler(self, args) if form == SET else handler(self)
+        except ATError as e:
+            self.error(e.code)
+            return
+        except Exception as e:  # a bug must not take the module down
+            sys.print_exception(e)
+            self.error(0x01000000 | SUB_COMMON << 16)
+            return
+        if type(result) is _GENERATOR:
+            self._task = result
+            self._task_wake = time.ticks_ms()
+            self._step()
+        elif result is not DONE:
+            self.uart.write(OK)
+
+    def _step(self):
+        task = self._task
+        try:
+            wait = next(task)
+        except StopIteration as stop:
+            self._end_task()
+            if stop.value is not DONE:
+                self.uart.write(OK)
+            return
+        except ATError as e:
+            self._end_task()
+            self.error(e.code)
+            return
+        except Exception as e:
+            self._end_task()
+            sys.print_exception(e)
+            self.error(0x01000000 | SUB_COMMON << 16)
+            return
+        self._task_wake = time.ticks_add(time.ticks_ms(), wait or 0)
+
+    def _end_task(self):
+        self._task = None
+        self._block_left = 0
+        self._block_sink = None
+
+
+def _split(line):
+    """AT<name><form>: returns (name, form, args). Names are upper case; a
+    basic command such as ATE0 carries its digits as one integer argument."""
+    if len(line) == 2:
+        return "", EXECUTE, None
+    if line[2] != 0x2B:  # not '+': ATE0, ATE1
+        i = 2
+        while i < len(line) and 0x41 <= line[i] <= 0x5A:
+            i += 1
+        name = line[2:i].decode()
+        if i == len(line):
+            return name, EXECUTE, None
+        return name, SET, [params._number(line[i:], 0)]
+    i = 3
+    while i < len(line) and line[i] != 0x3D and line[i] != 0x3F:  # '=' '?'
+        c = line[i]
+        if not (0x41 <= c <= 0x5A or 0x30 <= c <= 0x39 or c == 0x5F):
+            raise ATError(SUB_UNSUPPORTED)
+        i += 1
+    name = line[2:i].decode()
+    tail = line[i:]
+    if not tail:
+        return name, EXECUTE, None
+    if tail == b"?":
+        return name, QUERY, None
+    if tail == b"=?":
+        return name, TEST, None
+    if tail[0] == 0x3D:
+        return name, SET, params.parse(tail[1:])
+    raise ATError(SUB_PARA_PARSE)

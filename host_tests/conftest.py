@@ -1,0 +1,25 @@
+import pytest
+
+from host_tests.vmodule import VirtualModule
+
+
+@pytest.fixture
+def state(tmp_path):
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def module(state):
+    """A freshly booted virtual module with echo on, as after power-up."""
+    m = VirtualModule(state).start()
+    yield m
+    m.stop()
+
+
+@pytest.fixture
+def quiet(module):
+    """The same module with echo off and error codes on (AT+SYSLOG=1)."""
+    module.ok("ATE0")
+    module.buffer = b""
+    module.ok("AT+SYSLOG=1")
+    return module

@@ -1,0 +1,516 @@
+"""Run the firmware as a virtual ESP-AT module on the MicroPython unix port.
+
+    python -m tools.sim [--state DIR] [--world FILE] [--stdio] [--no-pace]
+
+The first line on stdout is ``PTY <device>``: attach any serial terminal or
+AT host library to that device. The second is ``CONTROL <port>``, a loopback
+TCP port that takes control lines (``pin <gpio> <0|1>``, ``kill``). The
+device stays valid across AT+RST, deep sleep, AT+RESTORE and crashes, the
+way a USB-serial port survives a module reset: this process holds the pty
+and restarts the firmware process behind it.
+
+The simulated UART applies what the firmware configures (AT+UART_CUR/DEF):
+bytes are paced at the baud rate (``--no-pace`` lifts that), data bits below
+8 mask the high bits, the settings are mirrored into the pty's termios so the
+host sees them, and flow control decides between backpressure (RTS/CTS on)
+and loss (off) when a side cannot keep up.
+"""
+
+import argparse
+import collections
+import errno
+import os
+import selectors
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import termios
+import time
+import tty
+from pathlib import Path
+
+from tools import simflash
+
+REPO = Path(__file__).resolve().parent.parent
+ENTRY = REPO / "boards" / "unix" / "main.py"
+DEFAULT_WORLD = REPO / "boards" / "unix" / "world.json"
+DEFAULT_HEAP = "256K"
+
+PWRON_RESET, SOFT_RESET, DEEPSLEEP_RESET = 1, 5, 4
+TIMER_WAKE = 4
+CRASH_LOOP_LIMIT = 5
+TX_QUEUE_LIMIT = 64 * 1024  # bytes from the firmware not yet on the pty
+RTS, CTS = 1, 2
+
+
+class UartConfig:
+    def __init__(self, baud=115200, bits=8, parity="N", stop=1, flow=0):
+        self.baud, self.bits, self.parity, self.stop, self.flow = baud, bits, parity, stop, flow
+
+    @property
+    def bytes_per_second(self):
+        frame = 1 + self.bits + (self.parity != "N") + self.stop
+        return self.baud / frame
+
+    @property
+    def mask(self):
+        return (1 << self.bits) - 1
+
+
+class Pacer:
+    """Lets bytes through at the line rate, in slices of about 5 ms."""
+
+    def __init__(self, enabled):
+        self.enabled = enabled
+        self.ready_at = 0.0
+
+    def budget(self, config, now):
+        if not self.enabled:
+            return 1 << 16
+        if now < self.ready_at:
+            return 0
+        return max(1, int(config.bytes_per_second * 0.005))
+
+    def spent(self, config, count, now):
+        if self.enabled and count:
+            self.ready_at = max(self.ready_at, now) + count / config.bytes_per_second
+
+    def wait(self, now):
+        return max(0.0, self.ready_at - now) if self.enabled else 0.0
+
+
+class Simulator:
+    def __init__(self, args):
+        self.args = args
+        self.own_state = args.state is None
+        self.state = Path(args.state or tempfile.mkdtemp(prefix="atsim-"))
+        self.state.mkdir(parents=True, exist_ok=True)
+        self.selector = selectors.DefaultSelector()
+        self.config = UartConfig()
+        self.tx_pacer = Pacer(not args.no_pace)
+        self.rx_pacer = Pacer(not args.no_pace)
+        self.tx_queue = collections.deque()  # bytes, or UartConfig markers
+        self.tx_queued = 0
+        self.rx_pending = b""
+        self.child = None
+        self.child_uart = None
+        self.child_uart_paused = True
+        self.child_control = None
+        self.control_buffer = b""
+        self.exit_action = None
+        self.asleep = False
+        self.pins = {}
+        self.clients = {}
+        self.running = True
+        self.lost_rx = self.lost_tx = 0
+
+    # -- setup ------------------------------------------------------------
+
+    def open_host(self):
+        if self.args.stdio:
+            self.host_in, self.host_out = sys.stdin.fileno(), sys.stdout.fileno()
+            self.slave = None
+            os.set_blocking(self.host_out, False)
+            return
+        master, slave = os.openpty()
+        tty.setraw(slave)
+        os.set_blocking(master, False)
+        self.host_in = self.host_out = master
+        self.slave = slave  # held open so the master never sees a hang-up
+        self.device = os.ttyname(slave)
+
+    def listen(self):
+        listeners = []
+        for _ in range(3):
+            s = socket.socket()
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", 0))
+            s.listen(4)
+            s.setblocking(False)
+            listeners.append(s)
+        self.uart_listener, self.control_listener, self.host_control = listeners
+        for s in listeners:
+            self.selector.register(s, selectors.EVENT_READ, self.on_accept)
+
+    def announce(self):
+        if not self.args.stdio:
+            print("PTY", self.device, flush=True)
+            print("CONTROL", self.host_control.getsockname()[1], flush=True)
+        else:
+            print("CONTROL", self.host_control.getsockname()[1], file=sys.stderr, flush=True)
+        self.log("state folder %s" % self.state)
+
+    def log(self, message):
+        print("[sim] " + message, file=sys.stderr, flush=True)
+
+    # -- the firmware process -------------------------------------------
+
+    def spawn(self, reset_cause, wake_reason=0):
+        env = dict(os.environ)
+        env.update(
+            ATSIM_UART_PORT=str(self.uart_listener.getsockname()[1]),
+            ATSIM_CONTROL_PORT=str(self.control_listener.getsockname()[1]),
+            ATSIM_STATE=str(self.state),
+            ATSIM_WORLD=str(self.args.world),
+            ATSIM_RESET_CAUSE=str(reset_cause),
+            ATSIM_WAKE_REASON=str(wake_reason),
+            ATSIM_PINS=",".join("%d=%d" % kv for kv in self.pins.items()),
+        )
+        command = [self.args.micropython, "-X", "heapsize=" + self.args.heapsize, str(ENTRY)]
+        self.child = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr, env=env, cwd=REPO
+        )
+        (self.state / "module.pid").write_text(str(self.child.pid))
+        self.exit_action = None
+        self.asleep = False
+        self.started = time.monotonic()
+
+    def drop_child(self):
+        self.pause_child_uart(True)
+        for attr in ("child_uart", "child_control"):
+            s = getattr(self, attr)
+            if s is not None:
+                if attr == "child_control":
+                    self.selector.unregister(s)
+                s.close()
+                setattr(self, attr, None)
+        self.control_buffer = b""
+        self.rx_pending = b""
+
+    # -- event handlers -------------------------------------------------
+
+    def on_accept(self, listener):
+        conn, _ = listener.accept()
+        conn.setblocking(False)
+        if listener is self.host_control:
+            self.clients[conn] = b""
+            self.selector.register(conn, selectors.EVENT_READ, self.on_client)
+            return
+        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if listener is self.uart_listener:
+            self.drain_uart()
+            if self.child_uart is not None:
+                self.pause_child_uart(True)
+                self.child_uart.close()
+            self.child_uart = conn
+            self.child_uart_paused = False
+            self.selector.register(conn, selectors.EVENT_READ, self.on_child_uart)
+        else:
+            if self.child_control is not None:
+                self.selector.unregister(self.child_control)
+                self.child_control.close()
+            self.child_control = conn
+            self.selector.register(conn, selectors.EVENT_READ, self.on_child_control)
+
+    def pause_child_uart(self, paused):
+        """Backpressure: stop reading the firmware while the pty is behind."""
+        if self.child_uart is None or paused == self.child_uart_paused:
+            return
+        if paused:
+            self.selector.unregister(self.child_uart)
+        else:
+            self.selector.register(self.child_uart, selectors.EVENT_READ, self.on_child_uart)
+        self.child_uart_paused = paused
+
+    def on_child_uart(self, conn):
+        try:
+            data = conn.recv(65536)
+        except BlockingIOError:
+            return
+        if data:
+            self.queue_tx(data)
+
+    def queue_tx(self, data):
+        self.tx_queue.append(data)
+        self.tx_queued += len(data)
+
+    def drain_uart(self):
+        """Queue everything the firmware wrote so far (it precedes any
+        control line that follows it)."""
+        while self.child_uart is not None:
+            try:
+                data = self.child_uart.recv(65536)
+            except BlockingIOError:
+                return
+            if not data:
+                return
+            self.queue_tx(data)
+
+    def on_child_control(self, conn):
+        try:
+            data = conn.recv(4096)
+        except BlockingIOError:
+            return
+        if not data:
+            self.selector.unregister(conn)
+            conn.close()
+            self.child_control = None
+            return
+        self.control_buffer += data
+        while b"\n" in self.control_buffer:
+            line, self.control_buffer = self.control_buffer.split(b"\n", 1)
+            self.control(line.decode().split())
+
+    def control(self, words):
+        self.drain_uart()
+        if words[0] == "uart":
+            baud, bits, parity, stop, flow = words[1:6]
+            self.tx_queue.append(UartConfig(int(baud), int(bits), parity, int(stop), int(flow)))
+        elif words[0] in ("reset", "deepsleep"):
+            self.exit_action = words
+        elif words[0] == "lightsleep":
+            self.asleep = True
+        elif words[0] == "awake":
+            self.asleep = False
+
+    def on_client(self, conn):
+        try:
+            data = conn.recv(4096)
+        except (BlockingIOError, ConnectionError):
+            return
+        if not data:
+            self.selector.unregister(conn)
+            del self.clients[conn]
+            conn.close()
+            return
+        self.clients[conn] += data
+        while b"\n" in self.clients[conn]:
+            line, self.clients[conn] = self.clients[conn].split(b"\n", 1)
+            conn.sendall((self.host_command(line.decode().split()) + "\n").encode())
+
+    def host_command(self, words):
+        if len(words) == 3 and words[0] == "pin":
+            self.pins[int(words[1])] = int(words[2])
+            if self.child_control is not None:
+                self.child_control.sendall(("pin %s %s\n" % (words[1], words[2])).encode())
+            return "ok"
+        if words == ["kill"] and self.child is not None:
+            self.child.kill()
+            return "ok"
+        return "error"
+
+    # -- the UART wire ---------------------------------------------------
+
+    def pump_tx(self, now):
+        """Firmware -> host, at the line rate."""
+        while self.tx_queue:
+            head = self.tx_queue[0]
+            if isinstance(head, UartConfig):
+                self.tx_queue.popleft()
+                self.apply(head)
+                continue
+            budget = self.tx_pacer.budget(self.config, now)
+            if budget == 0:
+                return
+            chunk = head[:budget]
+            if self.config.bits < 8:
+                chunk = bytes(b & self.config.mask for b in chunk)
+            try:
+                written = os.write(self.host_out, chunk)
+            except BlockingIOError:
+                if self.config.flow & CTS:
+                    return  # CTS: wait for the host
+                written = len(chunk)
+                self.lost_tx += written
+            except OSError as e:
+                if e.errno != errno.EIO:
+                    raise
+                written = len(chunk)
+            self.tx_pacer.spent(self.config, written, now)
+            self.tx_queued -= written
+            if written < len(head):
+                self.tx_queue[0] = head[written:]
+            else:
+                self.tx_queue.popleft()
+
+    def pump_rx(self, now):
+        """Host -> firmware, at the line rate."""
+        if self.rx_pending:
+            self.send_rx(self.rx_pending)
+            if self.rx_pending:
+                return
+        budget = self.rx_pacer.budget(self.config, now)
+        if budget == 0:
+            return
+        try:
+            data = os.read(self.host_in, budget)
+        except BlockingIOError:
+            return
+        except OSError as e:
+            if e.errno == errno.EIO:
+                return
+            raise
+        if not data:
+            if self.args.stdio:
+                self.running = False  # stdin closed
+            return
+        self.rx_pacer.spent(self.config, len(data), now)
+        if self.child_uart is None or self.asleep or self.exit_action:
+            return  # a module that is off or asleep hears nothing
+        if self.config.bits < 8:
+            data = bytes(b & self.config.mask for b in data)
+        self.send_rx(data)
+
+    def send_rx(self, data):
+        try:
+            sent = self.child_uart.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            sent = len(data)
+        rest = data[sent:]
+        if rest and not self.config.flow & RTS:
+            self.lost_rx += len(rest)
+            rest = b""  # no RTS: the UART's buffer overflows
+        self.rx_pending = rest
+
+    def apply(self, config):
+        self.config = config
+        if self.slave is None:
+            return
+        attrs = termios.tcgetattr(self.slave)
+        cflag = attrs[2] & ~(termios.CSIZE | termios.PARENB | termios.PARODD | termios.CSTOPB | termios.CRTSCTS)
+        cflag |= {5: termios.CS5, 6: termios.CS6, 7: termios.CS7, 8: termios.CS8}[config.bits]
+        if config.parity != "N":
+            cflag |= termios.PARENB | (termios.PARODD if config.parity == "O" else 0)
+        if config.stop == 2:
+            cflag |= termios.CSTOPB
+        if config.flow:
+            cflag |= termios.CRTSCTS
+        attrs[2] = cflag
+        speed = getattr(termios, "B%d" % config.baud, None)
+        if speed is not None:
+            attrs[4] = attrs[5] = speed
+        termios.tcsetattr(self.slave, termios.TCSANOW, attrs)
+
+    # -- main loop -------------------------------------------------------
+
+    def serve_child(self):
+        """Run until the firmware process ends; return what it asked for."""
+        host_in_registered = False
+        while self.running:
+            now = time.monotonic()
+            self.pump_tx(now)
+            self.pause_child_uart(self.tx_queued >= TX_QUEUE_LIMIT)
+            want_rx = not self.rx_pending and self.rx_pacer.wait(now) == 0
+            if want_rx != host_in_registered:
+                if want_rx:
+                    self.selector.register(self.host_in, selectors.EVENT_READ, None)
+                else:
+                    self.selector.unregister(self.host_in)
+                host_in_registered = want_rx
+            timeout = 0.2
+            if self.tx_queue:
+                timeout = min(timeout, max(self.tx_pacer.wait(now), 0.001))
+            if self.rx_pending:
+                timeout = 0.001
+            elif not want_rx:
+                timeout = min(timeout, max(self.rx_pacer.wait(now), 0.001))
+            for key, _ in self.selector.select(timeout):
+                if key.data is None:
+                    self.pump_rx(time.monotonic())
+                else:
+                    key.data(key.fileobj)
+            if self.rx_pending:
+                self.pump_rx(time.monotonic())
+            if self.child.poll() is not None:
+                break
+        if host_in_registered:
+            self.selector.unregister(self.host_in)
+        # Whatever the firmware wrote before it stopped still goes out.
+        self.drain_uart()
+        deadline = time.monotonic() + 2
+        while self.tx_queue and time.monotonic() < deadline and self.running:
+            self.pump_tx(time.monotonic())
+            time.sleep(0.001)
+        self.drop_child()
+        return self.exit_action
+
+    def sleep_discarding_input(self, seconds):
+        end = time.monotonic() + seconds
+        while self.running and time.monotonic() < end:
+            ready = self.selector.select(min(0.1, max(0.0, end - time.monotonic())))
+            for key, _ in ready:
+                key.data(key.fileobj)
+            try:
+                while os.read(self.host_in, 4096):
+                    pass
+            except (BlockingIOError, OSError):
+                pass
+
+    def run(self):
+        simflash.prepare(self.state)
+        self.open_host()
+        self.listen()
+        self.announce()
+        rtc = self.state / "rtc"
+        if rtc.exists():
+            rtc.unlink()  # power-on: the RTC starts from the host clock again
+        cause, wake = PWRON_RESET, 0
+        quick_crashes = 0
+        while self.running:
+            self.spawn(cause, wake)
+            action = self.serve_child()
+            if not self.running:
+                break
+            if action is None:
+                self.log("firmware process ended (code %s): restarting" % self.child.returncode)
+                quick_crashes = quick_crashes + 1 if time.monotonic() - self.started < 2 else 0
+                if quick_crashes >= CRASH_LOOP_LIMIT:
+                    self.log("the firmware keeps crashing at boot: giving up")
+                    return 1
+                cause, wake = SOFT_RESET, 0
+                self.sleep_discarding_input(0.2)
+            elif action[0] == "reset":
+                cause, wake = SOFT_RESET, 0
+            else:
+                ms = int(action[1])
+                self.log("deep sleep for %d ms" % ms)
+                self.sleep_discarding_input(ms / 1000 if ms else float("inf"))
+                cause, wake = DEEPSLEEP_RESET, TIMER_WAKE
+        return 0
+
+    def close(self):
+        self.running = False
+        if self.child is not None and self.child.poll() is None:
+            self.child.kill()
+            self.child.wait()
+        if self.own_state:
+            shutil.rmtree(self.state, ignore_errors=True)
+
+
+def default_micropython():
+    local = Path(sys.executable).parent / "micropython"
+    return str(local) if local.exists() else (shutil.which("micropython") or "micropython")
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(prog="python -m tools.sim", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--state", help="folder that keeps NVS, flash and filesystem (default: a fresh temporary one)")
+    parser.add_argument("--world", default=str(DEFAULT_WORLD), help="simulated radio environment (JSON)")
+    parser.add_argument("--stdio", action="store_true", help="talk AT over stdin/stdout instead of a pty")
+    parser.add_argument("--no-pace", action="store_true", help="do not pace the UART at its baud rate")
+    parser.add_argument("--heapsize", default=DEFAULT_HEAP, help="MicroPython heap size (default %s)" % DEFAULT_HEAP)
+    parser.add_argument("--micropython", default=default_micropython(), help="the MicroPython unix port to run")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    sim = Simulator(parse_args(argv))
+
+    def stop(signum, frame):
+        sim.running = False
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    try:
+        return sim.run()
+    finally:
+        sim.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
