@@ -191,6 +191,11 @@ class Engine:
                 if not self._block_left:
                     self._task_wake = time.ticks_ms()
                     self._step()
+                    if i < n:
+                        # Bytes beyond the announced length arrived with the
+                        # data: ESP-AT drops them with one "busy p...".
+                        self._busy()
+                        return
                 continue
             lf = rx.find(b"\n", i, n)
             end = n if lf < 0 else lf + 1
@@ -305,7 +310,10 @@ def _split(line):
         name = line[2:i].decode()
         if i == len(line):
             return name, EXECUTE, None
-        return name, SET, [params._number(line[i:], 0)]
+        digits = line[i:]
+        if not digits.isdigit() or len(digits) > 9:
+            raise ATError(SUB_UNSUPPORTED)  # no such command as "AT?" or "ATE0x"
+        return name, SET, [int(digits)]
     i = 3
     while i < len(line) and line[i] != 0x3D and line[i] != 0x3F:  # '=' '?'
         c = line[i]

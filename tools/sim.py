@@ -166,7 +166,7 @@ class Simulator:
         (self.state / "module.pid").write_text(str(self.child.pid))
         self.exit_action = None
         self.asleep = False
-        self.started = time.monotonic()
+        self.booted = False  # set once the firmware opens its UART
 
     def drop_child(self):
         self.pause_child_uart(True)
@@ -196,6 +196,7 @@ class Simulator:
                 self.pause_child_uart(True)
                 self.child_uart.close()
             self.child_uart = conn
+            self.booted = True
             self.child_uart_paused = False
             self.selector.register(conn, selectors.EVENT_READ, self.on_child_uart)
         else:
@@ -216,12 +217,21 @@ class Simulator:
         self.child_uart_paused = paused
 
     def on_child_uart(self, conn):
-        try:
-            data = conn.recv(65536)
-        except BlockingIOError:
-            return
+        data = self.receive(conn)
         if data:
             self.queue_tx(data)
+        elif data is not None:
+            self.pause_child_uart(True)  # the firmware closed it (or died)
+
+    @staticmethod
+    def receive(conn):
+        """bytes, b"" when the peer is gone, None when nothing is ready."""
+        try:
+            return conn.recv(65536)
+        except BlockingIOError:
+            return None
+        except OSError:  # reset by a killed firmware process
+            return b""
 
     def queue_tx(self, data):
         self.tx_queue.append(data)
@@ -231,18 +241,14 @@ class Simulator:
         """Queue everything the firmware wrote so far (it precedes any
         control line that follows it)."""
         while self.child_uart is not None:
-            try:
-                data = self.child_uart.recv(65536)
-            except BlockingIOError:
-                return
+            data = self.receive(self.child_uart)
             if not data:
                 return
             self.queue_tx(data)
 
     def on_child_control(self, conn):
-        try:
-            data = conn.recv(4096)
-        except BlockingIOError:
+        data = self.receive(conn)
+        if data is None:
             return
         if not data:
             self.selector.unregister(conn)
@@ -368,23 +374,25 @@ class Simulator:
         self.rx_pending = rest
 
     def apply(self, config):
+        """Use the new line settings, and mirror them into the pty's termios
+        as far as a pty carries them: Linux forces CS8 and no parity on
+        ptys, so only the baud rate, stop bits and RTS/CTS show there."""
         self.config = config
         if self.slave is None:
             return
         attrs = termios.tcgetattr(self.slave)
-        cflag = attrs[2] & ~(termios.CSIZE | termios.PARENB | termios.PARODD | termios.CSTOPB | termios.CRTSCTS)
-        cflag |= {5: termios.CS5, 6: termios.CS6, 7: termios.CS7, 8: termios.CS8}[config.bits]
-        if config.parity != "N":
-            cflag |= termios.PARENB | (termios.PARODD if config.parity == "O" else 0)
+        attrs[2] &= ~(termios.CSTOPB | termios.CRTSCTS)
         if config.stop == 2:
-            cflag |= termios.CSTOPB
+            attrs[2] |= termios.CSTOPB
         if config.flow:
-            cflag |= termios.CRTSCTS
-        attrs[2] = cflag
+            attrs[2] |= termios.CRTSCTS
         speed = getattr(termios, "B%d" % config.baud, None)
         if speed is not None:
             attrs[4] = attrs[5] = speed
-        termios.tcsetattr(self.slave, termios.TCSANOW, attrs)
+        try:
+            termios.tcsetattr(self.slave, termios.TCSANOW, attrs)
+        except termios.error as e:
+            self.log("the pty refused the line settings: %s" % e)
 
     # -- main loop -------------------------------------------------------
 
@@ -427,7 +435,15 @@ class Simulator:
             self.pump_tx(time.monotonic())
             time.sleep(0.001)
         self.drop_child()
+        self.discard_host_input()  # what was sent during the reset is lost
         return self.exit_action
+
+    def discard_host_input(self):
+        try:
+            while os.read(self.host_in, 65536):
+                pass
+        except OSError:  # BlockingIOError when empty, EIO without a host
+            pass
 
     def sleep_discarding_input(self, seconds):
         end = time.monotonic() + seconds
@@ -435,11 +451,7 @@ class Simulator:
             ready = self.selector.select(min(0.1, max(0.0, end - time.monotonic())))
             for key, _ in ready:
                 key.data(key.fileobj)
-            try:
-                while os.read(self.host_in, 4096):
-                    pass
-            except (BlockingIOError, OSError):
-                pass
+            self.discard_host_input()
 
     def run(self):
         simflash.prepare(self.state)
@@ -458,7 +470,7 @@ class Simulator:
                 break
             if action is None:
                 self.log("firmware process ended (code %s): restarting" % self.child.returncode)
-                quick_crashes = quick_crashes + 1 if time.monotonic() - self.started < 2 else 0
+                quick_crashes = 0 if self.booted else quick_crashes + 1
                 if quick_crashes >= CRASH_LOOP_LIMIT:
                     self.log("the firmware keeps crashing at boot: giving up")
                     return 1
