@@ -58,8 +58,10 @@ def log(*parts):
 
 
 class Engine:
-    def __init__(self, uart):
+    def __init__(self, uart, board, settings):
         self.uart = uart
+        self.board = board  # pins and paths of the board (boards/*.py)
+        self.settings = settings  # firmware.settings.Settings
         self.echo = True
         self.syslog = False
         self.sysmsg = 0

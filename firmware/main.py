@@ -10,9 +10,7 @@ GROUPS = ("basic", "uartcfg", "sleep", "rf", "storage", "ota")
 
 def start(board):
     settings = Settings()
-    at = Engine(uartcfg.open_uart(board, settings))
-    at.board = board
-    at.settings = settings
+    at = Engine(uartcfg.open_uart(board, settings), board, settings)
     for name in GROUPS:
         try:
             group = __import__("firmware." + name, None, None, ("register",))

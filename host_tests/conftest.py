@@ -1,6 +1,6 @@
 import pytest
 
-from host_tests.vmodule import VirtualModule
+from tools.vmodule import VirtualModule
 
 
 @pytest.fixture

@@ -3,7 +3,7 @@
 import re
 import time
 
-from host_tests.vmodule import VirtualModule
+from tools.vmodule import VirtualModule
 
 NO_FORM = b"ERR CODE:0x010c0000\r\n\r\nERROR\r\n"
 

@@ -2,7 +2,7 @@
 
 import termios
 
-from host_tests.vmodule import VirtualModule
+from tools.vmodule import VirtualModule
 
 
 def line_settings(module):

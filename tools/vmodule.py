@@ -1,7 +1,10 @@
-"""Drive a virtual module (python -m tools.sim) through its pty, byte for byte."""
+"""Drive a virtual module (python -m tools.sim) through its pty, byte for byte.
+
+Used by the tests and the benchmark; also a small example of an AT host."""
 
 import os
 import re
+import select
 import signal
 import socket
 import subprocess
@@ -98,6 +101,7 @@ class VirtualModule:
             view = view[n:]
 
     def _fill(self, deadline):
+        """Wait for more bytes until the deadline; False if none came."""
         while True:
             try:
                 chunk = os.read(self.fd, 65536)
@@ -106,9 +110,10 @@ class VirtualModule:
             if chunk:
                 self.buffer += chunk
                 return True
-            if time.monotonic() >= deadline:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
                 return False
-            time.sleep(0.002)
+            select.select([self.fd], [], [], remaining)
 
     def read_until(self, marker, timeout=10):
         """Everything up to and including the marker (bytes or regex)."""
