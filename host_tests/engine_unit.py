@@ -1,0 +1,122 @@
+# Runs under the MicroPython unix port (see test_engine_unit.py): checks the
+# engine's mechanisms that later command groups rely on, with a fake UART.
+import io
+import random
+import sys
+
+sys.path.append(sys.argv[1])
+
+from firmware import params  # noqa: E402
+from firmware.at import Engine  # noqa: E402
+from firmware.errors import ATError  # noqa: E402
+
+
+class FakeUART(io.IOBase):
+    def __init__(self):
+        self.out = bytearray()
+
+    def write(self, data):
+        self.out.extend(data)
+        return len(data)
+
+    def flush(self):
+        pass
+
+    def ioctl(self, request, arg):
+        return 0
+
+
+def taken(uart):
+    out = bytes(uart.out)
+    uart.out = bytearray()
+    return out
+
+
+uart = FakeUART()
+at = Engine(uart, None, None)
+at.echo = False
+received = bytearray()
+
+
+def feed(data):
+    at._rx[: len(data)] = data
+    at.feed(len(data))
+
+
+def urc_inside(at):
+    at.urc(b"+URC:1\r\n")  # raised while the response is being written
+    at.reply(b"+LIST:1")
+    at.reply(b"+LIST:2")
+
+
+def slow(at):
+    at.reply(b"+SLOW:1")
+    yield 10_000
+    at.reply(b"+SLOW:2")
+
+
+def block(at, args):
+    yield from at.receive(params.int_at(args, 0, 1, 100), received.extend)
+    at.reply(b"+GOT:%d" % len(received))
+
+
+at.register(
+    (
+        ("", None, None, None, lambda at: None),  # plain AT
+        ("+URCIN", None, None, None, urc_inside),
+        ("+SLOW", None, None, None, slow),
+        ("+BLOCK", None, None, block, None),
+    )
+)
+
+# An unsolicited message never splits a response: it follows the final OK.
+feed(b"AT+URCIN\r\n")
+at._send_urcs()
+assert taken(uart) == b"+LIST:1\r\n+LIST:2\r\n\r\nOK\r\n+URC:1\r\n"
+
+# A long command: input meanwhile gets "busy p..." (one per line), the
+# command goes on, and a message queued while it waits comes out between its
+# steps, not inside a line.
+feed(b"AT+SLOW\r\n")
+assert taken(uart) == b"+SLOW:1\r\n"
+feed(b"AT\r\nAT+GMR\r\nAT")
+assert taken(uart) == b"\r\nbusy p...\r\n\r\nbusy p...\r\n"
+at.urc(b"+URC:2\r\n")
+at._send_urcs()
+at._step()
+assert taken(uart) == b"+URC:2\r\n+SLOW:2\r\n\r\nOK\r\n"
+feed(b"\r\n")  # the rest of the discarded "AT": a blank line, ignored
+feed(b"AT\r\n")
+out = taken(uart); assert out == b"\r\nOK\r\n", out
+
+# A > data block takes exactly its length, raw; bytes beyond it in the same
+# burst get one "busy p...".
+uart.out = bytearray()
+feed(b"AT+BLOCK=5\r\n")
+out = taken(uart); assert out == b"\r\nOK\r\n\r\n>", out
+feed(b"a\r\nb")
+feed(b"\x00Zextra\r\n")
+assert bytes(received) == b"a\r\nb\x00", received
+assert taken(uart) == b"+GOT:5\r\n\r\nOK\r\n\r\nbusy p...\r\n"
+feed(b"AT\r\n")
+out = taken(uart); assert out == b"\r\nOK\r\n", out
+
+# Parameters: random strings survive ESP-AT escaping; ints and omissions.
+random.seed(5)
+alphabet = b'ab,"\\=?xyz09 \x7f'
+for _ in range(3000):
+    raw = bytes(alphabet[random.getrandbits(4) % len(alphabet)] for _ in range(random.getrandbits(4)))
+    escaped = raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"').replace(b",", b"\\,")
+    number = random.getrandbits(31) - (1 << 30)
+    args = params.parse(b'"%s",%d,,0x%x,' % (escaped, number, number & 0x7FFFFFFF))
+    assert args == [raw.decode(), number, None, number & 0x7FFFFFFF, None], (raw, args)
+assert params.parse(b'"a\\qb"') == ["aqb"]  # any other escape drops the backslash
+assert params.parse(b'""') == [""]  # an empty string is not "omitted"
+assert params.parse(b"-2147483648") == [-2147483648]
+for bad in (b"2147483648", b'"ab', b"1,2x", b"0x", b"- 1", b"1_000"):
+    try:
+        params.parse(bad)
+    except ATError:
+        continue
+    raise AssertionError(bad)
+print("engine unit checks passed")
