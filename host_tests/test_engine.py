@@ -121,3 +121,22 @@ def test_hex_and_negative_integers(quiet):
     quiet.ok("AT+SYSLOG=0X1")
     assert quiet.ok("AT+SYSLOG?") == b"+SYSLOG:1\r\n\r\nOK\r\n"
     assert quiet.error_code("AT+SYSMSG=-0x1") == code(0x07, 0)
+
+
+def test_bytes_beyond_a_data_block_get_busy(state):
+    """ESP-AT takes exactly <length> bytes after '>'; more in the same burst
+    are dropped with one busy p... ."""
+    from tools.vmodule import VirtualModule
+
+    module = VirtualModule(state, pace=False).start()  # unpaced: one burst
+    try:
+        module.ok("ATE0")
+        module.ok("AT+SYSLOG=1")
+        module.write(b'AT+FS=0,1,"busy.txt",0,4\r\n')
+        assert module.read_until(b">", 5) == b"\r\nOK\r\n\r\n>"
+        module.write(b"abcdEXTRA\r\n")
+        assert module.read_until(b"busy p...\r\n", 5) == b"\r\nOK\r\nERR CODE:0x010b0000\r\n\r\nbusy p...\r\n"
+        assert module.read_for(0.3) == b""
+        assert module.ok('AT+FS=0,2,"busy.txt",0,100') == b"+FS:4,abcd\r\nOK\r\n"
+    finally:
+        module.stop()
