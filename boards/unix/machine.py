@@ -53,13 +53,24 @@ def lightsleep(time_ms=-1):
     import esp32  # the wake sources live there, as on the chip
 
     simlink.send("lightsleep")
-    deadline = time.ticks_add(time.ticks_ms(), time_ms) if time_ms >= 0 else None
+    while simlink.wait_control(0):
+        pass  # pin changes made while awake are still unread
+    # Count the time down rather than set a ticks deadline: ticks_add() only
+    # spans a few days, the chip's timer takes any int32 of milliseconds.
+    left = time_ms
+    last = time.ticks_ms()
     try:
         while not esp32._gpio_wake_met():
-            wait = -1 if deadline is None else time.ticks_diff(deadline, time.ticks_ms())
-            if deadline is not None and wait <= 0:
-                break
-            if deadline is None and not esp32._gpio_wake_armed():
+            if time_ms >= 0:
+                now = time.ticks_ms()
+                left -= time.ticks_diff(now, last)
+                last = now
+                if left <= 0:
+                    break
+                wait = min(left, 1000)
+            elif esp32._gpio_wake_armed():
+                wait = -1
+            else:
                 wait = 1000  # nothing can wake us: keep listening anyway
             simlink.wait_control(wait)
     finally:
@@ -80,6 +91,10 @@ def unique_id():
     return b"\x24\x0a\xc4\x00\x00\x01"
 
 
+# The GPIOs the ESP32 port accepts (ports/esp32/machine_pin.h, no PSRAM).
+_GPIOS = tuple(range(24)) + (25, 26, 27) + tuple(range(32, 40))
+
+
 class Pin:
     IN = 1
     OUT = 3
@@ -90,6 +105,8 @@ class Pin:
     IRQ_FALLING = 2
 
     def __init__(self, id, mode=-1, pull=-1, *, value=None):
+        if id not in _GPIOS:
+            raise ValueError("invalid pin")
         self._id = id
         if value is not None:
             simlink.pins[id] = 1 if value else 0
