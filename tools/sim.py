@@ -246,6 +246,19 @@ class Simulator:
                 return
             self.queue_tx(data)
 
+    def receive_control_line(self):
+        """Handle what the control connection holds; False once it is empty."""
+        conn = self.child_control
+        self.on_child_control(conn)
+        return self.child_control is conn and self.receive_ready(conn)
+
+    @staticmethod
+    def receive_ready(conn):
+        try:
+            return bool(conn.recv(1, socket.MSG_PEEK))
+        except (BlockingIOError, OSError):
+            return False
+
     def on_child_control(self, conn):
         data = self.receive(conn)
         if data is None:
@@ -428,6 +441,10 @@ class Simulator:
                 break
         if host_in_registered:
             self.selector.unregister(self.host_in)
+        # The firmware may have stopped before its last control line (reset,
+        # deep sleep) was read: read it now, it decides what comes next.
+        while self.child_control is not None and self.receive_control_line():
+            pass
         # Whatever the firmware wrote before it stopped still goes out.
         self.drain_uart()
         deadline = time.monotonic() + 2
