@@ -303,26 +303,24 @@ class Engine:
 def _split(line):
     """AT<name><form>: returns (name, form, args). Names are upper case; a
     basic command such as ATE0 carries its digits as one integer argument."""
-    if len(line) == 2:
-        return "", EXECUTE, None
-    if line[2] != 0x2B:  # not '+': ATE0, ATE1
+    if len(line) == 2 or line[2] != 0x2B:  # not "+": AT, ATE0, ATE1
         i = 2
         while i < len(line) and 0x41 <= line[i] <= 0x5A:
             i += 1
         name = line[2:i].decode()
-        if i == len(line):
-            return name, EXECUTE, None
         digits = line[i:]
-        if not digits.isdigit() or len(digits) > 9:
-            raise ATError(SUB_UNSUPPORTED)  # no such command as "AT?" or "ATE0x"
-        return name, SET, [int(digits)]
-    i = 3
-    while i < len(line) and line[i] != 0x3D and line[i] != 0x3F:  # '=' '?'
-        c = line[i]
-        if not (0x41 <= c <= 0x5A or 0x30 <= c <= 0x39 or c == 0x5F):
-            raise ATError(SUB_UNSUPPORTED)
-        i += 1
-    name = line[2:i].decode()
+        if digits.isdigit():
+            if len(digits) > 9:
+                raise ATError(SUB_UNSUPPORTED)
+            return name, SET, [int(digits)]
+    else:
+        i = 3
+        while i < len(line) and line[i] != 0x3D and line[i] != 0x3F:  # '=' '?'
+            c = line[i]
+            if not (0x41 <= c <= 0x5A or 0x30 <= c <= 0x39 or c == 0x5F):
+                raise ATError(SUB_UNSUPPORTED)
+            i += 1
+        name = line[2:i].decode()
     tail = line[i:]
     if not tail:
         return name, EXECUTE, None

@@ -113,6 +113,7 @@ class Simulator:
         if self.args.stdio:
             self.host_in, self.host_out = sys.stdin.fileno(), sys.stdout.fileno()
             self.slave = None
+            os.set_blocking(self.host_in, False)
             os.set_blocking(self.host_out, False)
             return
         master, slave = os.openpty()
