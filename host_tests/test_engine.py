@@ -4,11 +4,7 @@ import time
 
 import pytest
 
-ERR = 0x01000000
-
-
-def code(sub, ext=0):
-    return ERR | sub << 16 | ext
+from host_tests.codes import code
 
 
 def test_ready_then_at(module):

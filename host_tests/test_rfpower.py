@@ -6,21 +6,7 @@ import re
 
 import pytest
 
-ERR = 0x01000000
-
-
-def code(sub, ext=0):
-    return ERR | sub << 16 | ext
-
-
-PARA_TYPE = 0x05
-PARA_COUNT = 0x06
-PARA_INVALID = 0x07
-WRONG_FORM = 0x0C
-
-
-def no_api(index):
-    return code(0x0A, 0xF100 | index)
+from host_tests.codes import code, no_api, PARA_TYPE, PARA_COUNT, PARA_INVALID, WRONG_FORM
 
 
 # ESP-AT's ESP32 table: set value range -> the value the query reads back.

@@ -6,27 +6,7 @@ import time
 
 import pytest
 
-ERR = 0x01000000
-
-
-def code(sub, ext=0):
-    return ERR | sub << 16 | ext
-
-
-PARA_TYPE = 0x05
-PARA_COUNT = 0x06
-PARA_INVALID = 0x07
-EXEC_FAIL = 0x0A
-WRONG_FORM = 0x0C
-
-
-def no_api(index):
-    """ERROR for a parameter value the chip's MicroPython has no API for."""
-    return code(EXEC_FAIL, 0xF100 | index)
-
-
-def count(most, given):
-    return code(PARA_COUNT, most << 8 | given)
+from host_tests.codes import code, no_api, count, PARA_TYPE, PARA_INVALID, EXEC_FAIL, WRONG_FORM
 
 
 def assert_asleep(module, seconds):

@@ -1,0 +1,23 @@
+"""ESP-AT error codes as the tests expect them (ERR CODE:0x01SSEEEE)."""
+
+PARA_LENGTH = 0x04
+PARA_TYPE = 0x05
+PARA_COUNT = 0x06
+PARA_INVALID = 0x07
+PARA_PARSE = 0x08
+UNSUPPORTED = 0x09
+EXEC_FAIL = 0x0A
+WRONG_FORM = 0x0C
+
+
+def code(sub, ext=0):
+    return 0x01000000 | sub << 16 | ext
+
+
+def no_api(index):
+    """ERROR for a parameter value the chip's MicroPython has no API for."""
+    return code(EXEC_FAIL, 0xF100 | index)
+
+
+def count(most, given):
+    return code(PARA_COUNT, most << 8 | given)
