@@ -26,6 +26,7 @@ MAX_COMMAND = const(256)  # bytes of a command line, CR LF not counted
 _RX_CHUNK = const(1024)
 _URC_SLOTS = const(32)
 _IDLE_POLL_MS = const(1000)
+_TICK_MS = const(10)  # how often tickers run at the least
 _FOREVER_MS = const(3_600_000)
 _LF = const(0x0A)
 _CR = const(0x0D)
@@ -72,7 +73,7 @@ class Engine:
         self._line = bytearray(MAX_COMMAND + 1)  # + the CR
         self._line_len = 0
         self._line_too_long = False
-        self._urc = deque((), _URC_SLOTS)
+        self._urc = deque((), _URC_SLOTS, 1)  # 1: raise when full, never drop silently
         self._task = None
         self._task_wake = 0
         self._block_left = 0
@@ -165,10 +166,11 @@ class Engine:
     def _poll_timeout(self):
         if self._urc:
             return 0
+        longest = _TICK_MS if self._tickers else _IDLE_POLL_MS
         if self._task is None:
-            return _IDLE_POLL_MS if not self._tickers else 10
+            return longest
         wait = time.ticks_diff(self._task_wake, time.ticks_ms())
-        return 0 if wait < 0 else min(wait, _IDLE_POLL_MS)
+        return 0 if wait < 0 else min(wait, longest)
 
     def _send_urcs(self):
         urc = self._urc

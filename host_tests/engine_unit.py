@@ -119,4 +119,17 @@ for bad in (b"2147483648", b'"ab', b"1,2x", b"0x", b"- 1", b"1_000"):
     except ATError:
         continue
     raise AssertionError(bad)
+# The queue of unsolicited messages is bounded: when it is full the message
+# is refused (and logged), never an older one silently replaced.
+for i in range(40):
+    at.urc(b"+U:%d\r\n" % i)
+at._send_urcs()
+assert taken(uart) == b"".join(b"+U:%d\r\n" % i for i in range(32))
+
+# Tickers run while a long command waits, not only when the port is idle.
+at.tick(lambda now: None)
+feed(b"AT+SLOW\r\n")
+assert 0 < at._poll_timeout() <= 10
+at._step()
+taken(uart)
 print("engine unit checks passed")
