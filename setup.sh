@@ -19,4 +19,14 @@ if ! "$VENV/bin/python" -m pip --version >/dev/null 2>&1; then
         "$PYTHON" -m venv --clear "$VENV"
     fi
 fi
+# socat: host_tests/test_deploy.py reaches MicroPython's REPL through a pty
+# that socat serves, as mpremote reaches a board's.
+if ! command -v socat >/dev/null; then
+    if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends socat
+    else
+        echo "setup.sh: install socat (Debian: apt-get install socat) for host_tests/test_deploy.py" >&2
+    fi
+fi
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check -r requirements.txt

@@ -11,3 +11,16 @@ RXBUF = 8192
 TXBUF = 8192
 # Root of the filesystem that AT+FS manages (kept apart from the firmware).
 FS_ROOT = "/at_fs"
+# Ethernet, for a board that wires a PHY to the ESP32's RMII MAC: ESP-AT's
+# defaults for the ESP32 (components/at/src/at_eth_init.c, made for the
+# ESP32-Ethernet-Kit): IP101 PHY at address 1, MDC on GPIO23, MDIO on
+# GPIO18, PHY reset/power on GPIO5, the 50 MHz RMII clock from the PHY into
+# GPIO0. In MicroPython: network.LAN(mdc=Pin(ETH_MDC), mdio=Pin(ETH_MDIO),
+# power=Pin(ETH_POWER), phy_addr=ETH_PHY_ADDR, phy_type=network.PHY_IP101,
+# ref_clk=Pin(ETH_REF_CLK), ref_clk_mode=Pin.IN). ETH_PHY = None: no PHY.
+ETH_PHY = "IP101"  # network.PHY_<ETH_PHY>
+ETH_PHY_ADDR = 1
+ETH_MDC = 23
+ETH_MDIO = 18
+ETH_POWER = 5
+ETH_REF_CLK = 0
