@@ -30,7 +30,7 @@ import gc, sys
 sys.path.insert(0, %r)
 gc.collect()
 before = gc.mem_alloc()
-import simlink, machine, esp32, network, board
+import simlink, machine, esp32, network, socket, board
 gc.collect()
 print(gc.mem_alloc() - before)
 """

@@ -1,6 +1,6 @@
 """Run the firmware as a virtual ESP-AT module on the MicroPython unix port.
 
-    python -m tools.sim [--state DIR] [--world FILE] [--stdio] [--no-pace]
+    python -m tools.sim [--state DIR] [--world FILE] [--air DIR] [--stdio] [--no-pace]
 
 The first line on stdout is ``PTY <device>``: attach any serial terminal or
 AT host library to that device. The second is ``CONTROL <port>``, a loopback
@@ -14,6 +14,11 @@ bytes are paced at the baud rate (``--no-pace`` lifts that), data bits below
 8 mask the high bits, the settings are mirrored into the pty's termios so the
 host sees them, and flow control decides between backpressure (RTS/CTS on)
 and loss (off) when a side cannot keep up.
+
+The simulated radio is described by the world file (``--world``, read again
+whenever it changes; edit it with ``python -m tools.world``). Virtual modules
+started with the same ``--air DIR`` hear each other: a SoftAP of one shows in
+the scans of the others, which can join it.
 """
 
 import argparse
@@ -88,6 +93,9 @@ class Simulator:
         self.own_state = args.state is None
         self.state = Path(args.state or tempfile.mkdtemp(prefix="atsim-"))
         self.state.mkdir(parents=True, exist_ok=True)
+        self.air = Path(args.air) if args.air else self.state / "air"
+        self.air.mkdir(parents=True, exist_ok=True)
+        self.world = Path(args.world).resolve()
         self.selector = selectors.DefaultSelector()
         self.config = UartConfig()
         self.tx_pacer = Pacer(not args.no_pace)
@@ -142,7 +150,7 @@ class Simulator:
             print("CONTROL", self.host_control.getsockname()[1], flush=True)
         else:
             print("CONTROL", self.host_control.getsockname()[1], file=sys.stderr, flush=True)
-        self.log("state folder %s" % self.state)
+        self.log("state folder %s, world %s, air %s" % (self.state, self.world, self.air))
 
     def log(self, message):
         print("[sim] " + message, file=sys.stderr, flush=True)
@@ -155,7 +163,8 @@ class Simulator:
             ATSIM_UART_PORT=str(self.uart_listener.getsockname()[1]),
             ATSIM_CONTROL_PORT=str(self.control_listener.getsockname()[1]),
             ATSIM_STATE=str(self.state),
-            ATSIM_WORLD=str(self.args.world),
+            ATSIM_WORLD=str(self.world),
+            ATSIM_AIR=str(self.air.resolve()),
             ATSIM_RESET_CAUSE=str(reset_cause),
             ATSIM_WAKE_REASON=str(wake_reason),
             ATSIM_PINS=",".join("%d=%d" % kv for kv in self.pins.items()),
@@ -520,7 +529,10 @@ def default_micropython():
 def parse_args(argv):
     parser = argparse.ArgumentParser(prog="python -m tools.sim", description=__doc__.split("\n\n")[0])
     parser.add_argument("--state", help="folder that keeps NVS, flash and filesystem (default: a fresh temporary one)")
-    parser.add_argument("--world", default=str(DEFAULT_WORLD), help="simulated radio environment (JSON)")
+    parser.add_argument("--world", default=str(DEFAULT_WORLD), help="simulated radio, JSON (reread on change)")
+    parser.add_argument(
+        "--air", help="folder shared by modules that hear each other's SoftAPs (default: one in the state folder)"
+    )
     parser.add_argument("--stdio", action="store_true", help="talk AT over stdin/stdout instead of a pty")
     parser.add_argument("--no-pace", action="store_true", help="do not pace the UART at its baud rate")
     parser.add_argument("--heapsize", default=DEFAULT_HEAP, help="MicroPython heap size (default %s)" % DEFAULT_HEAP)

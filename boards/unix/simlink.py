@@ -1,11 +1,23 @@
 # The virtual module's wiring to its launcher (tools/sim.py): one loopback
 # TCP connection carries the AT UART's bytes, a second carries control lines
-# (UART settings, reset, sleep, pin levels). The launcher hands the ports and
-# the state folder over in the environment.
+# (UART settings, reset, sleep, pin levels). The launcher hands the ports,
+# the state folder, the world file and the air folder over in the
+# environment.
 import errno
 import os
 import select
-import socket
+import sys
+
+# The launcher's connections are no part of the simulated network: the unix
+# port's own socket, not boards/unix/socket.py (which binds to the
+# simulated interfaces).
+_path = sys.path
+sys.path = ()
+try:
+    import socket
+finally:
+    sys.path = _path
+    del _path
 
 STATE = os.getenv("ATSIM_STATE") or "."
 RESET_CAUSE = int(os.getenv("ATSIM_RESET_CAUSE") or "1")
