@@ -5,7 +5,10 @@ from firmware.settings import Settings
 
 # Command groups in AT+CMD? order. A build leaves a group out by deleting
 # its module: a missing group is skipped.
-GROUPS = ("basic", "uartcfg", "sleep", "rf", "storage", "ota")
+GROUPS = (
+    "basic", "uartcfg", "sleep", "rf", "storage", "ota",
+    "wifi", "wifi_scan", "wifi_ap", "netif", "wifi_noapi", "eth",
+)
 
 
 def start(board):

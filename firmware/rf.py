@@ -39,5 +39,5 @@ COMMANDS = (("+RFPOWER", None, rfpower_query, rfpower_set, None),)
 
 
 def register(at):
-    radio.boot()
+    radio.boot(at.settings)
     at.register(COMMANDS)

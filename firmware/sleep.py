@@ -122,5 +122,5 @@ ALIASES = (("+SYSLPCFG", "+SYSLSPCFG"), ("+SYSLSLSP", "+SYSLSP"))
 
 
 def register(at):
-    radio.boot()
+    radio.boot(at.settings)
     at.register(COMMANDS, ALIASES)

@@ -9,6 +9,8 @@ UNSUPPORTED = 0x09
 EXEC_FAIL = 0x0A
 WRONG_FORM = 0x0C
 
+EXT_NO_API = 0xF000  # with EXEC_FAIL: the whole command has no MicroPython API
+
 
 def code(sub, ext=0):
     return 0x01000000 | sub << 16 | ext
