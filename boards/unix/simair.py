@@ -13,18 +13,11 @@
 # bind and connect with them.
 import json
 import os
-import sys
 import time
 
 import simlink
 
-_path = sys.path
-sys.path = ()
-try:
-    import socket as _socket  # the unix port's own, not boards/unix/socket.py
-finally:
-    sys.path = _path
-    del _path
+_socket = simlink.socket  # the unix port's own, not boards/unix/socket.py
 
 WORLD = os.getenv("ATSIM_WORLD") or ""
 AIR = os.getenv("ATSIM_AIR") or simlink.state_path("air")
