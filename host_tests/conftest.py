@@ -1,5 +1,6 @@
 import pytest
 
+from host_tests.radio import start
 from tools.vmodule import VirtualModule
 
 
@@ -23,3 +24,12 @@ def quiet(module):
     module.buffer = b""
     module.ok("AT+SYSLOG=1")
     return module
+
+
+@pytest.fixture
+def m(tmp_path):
+    """A module for the radio tests: unpaced, echo off, error codes on.
+    Test files that need another world or options define their own."""
+    module = start(tmp_path / "m")
+    yield module
+    module.stop()

@@ -11,13 +11,6 @@ from host_tests.codes import code, count, no_api, EXEC_FAIL, PARA_INVALID, PARA_
 from host_tests.radio import CONNECTED, edit_world, join, make_world, start, station_ip
 
 
-@pytest.fixture
-def m(tmp_path):
-    module = start(tmp_path / "m")
-    yield module
-    module.stop()
-
-
 @pytest.fixture(scope="module")
 def joined(tmp_path_factory):
     """One module connected to OpenNet, shared by tests that must leave it so."""

@@ -5,14 +5,7 @@ persistence under AT+SYSSTORE."""
 import pytest
 
 from host_tests.codes import code, count, no_api, PARA_INVALID, PARA_LENGTH, PARA_TYPE, WRONG_FORM
-from host_tests.radio import restart, start
-
-
-@pytest.fixture
-def m(tmp_path):
-    module = start(tmp_path / "m")
-    yield module
-    module.stop()
+from host_tests.radio import restart
 
 
 def test_boot_mode_is_station(m):

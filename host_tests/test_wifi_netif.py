@@ -12,13 +12,6 @@ from host_tests.radio import join, mac, restart, start, station_ip
 OK = b"\r\nOK\r\n"
 
 
-@pytest.fixture
-def m(tmp_path):
-    module = start(tmp_path / "m")
-    yield module
-    module.stop()
-
-
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory):
     """One module for the tests that must change nothing."""
