@@ -2,7 +2,8 @@
 # unix board's stand-ins in front, as the virtual module does: a socket the
 # firmware opens is bound to the simulated interface's address, so it comes
 # from the station's 127.x.y.z once the station has one, and has no route
-# before. argv: repository, TCP port, UDP port of the test's servers.
+# before. Addresses are ("a.b.c.d", port) tuples, as on the ESP32.
+# argv: repository, TCP port, UDP port of the test's servers.
 import errno
 import sys
 import time
@@ -17,6 +18,8 @@ import socket  # noqa: E402
 def address(port):
     return socket.getaddrinfo("127.0.0.1", port)[0][-1]
 
+
+assert address(80) == ("127.0.0.1", 80), address(80)
 
 sta = network.WLAN(network.WLAN.IF_STA)
 sta.active(True)
