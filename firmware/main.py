@@ -8,6 +8,7 @@ from firmware.settings import Settings
 GROUPS = (
     "basic", "uartcfg", "sleep", "rf", "storage", "ota",
     "wifi", "wifi_scan", "wifi_ap", "netif", "wifi_noapi", "eth",
+    "tcpip", "passthrough", "dns", "sntp", "ping",
 )
 
 
