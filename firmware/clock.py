@@ -1,5 +1,8 @@
 # Wall-clock time from the RTC as a Unix timestamp, the same on the chip
 # (whose epoch is 2000) and on the unix port, independent of any time zone.
+# The RTC holds UTC: AT+SYSTIMESTAMP sets it, and so does every SNTP
+# synchronisation (firmware.sntp), to the microsecond; local time (AT+CIPSNTPCFG's
+# time zone) is only applied when it is shown.
 import machine
 
 
@@ -29,11 +32,12 @@ def now():
     return _days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss
 
 
-def set_unix(seconds):
+def set_unix(seconds, usec=0):
+    """Set the RTC to seconds (and usec) since 1970-01-01 UTC."""
     days, rest = divmod(seconds, 86400)
     y, m, d = _civil_from_days(days)
     weekday = (days + 3) % 7  # 1970-01-01 was a Thursday; Monday is 0
-    machine.RTC().datetime((y, m, d, weekday, rest // 3600, rest // 60 % 60, rest % 60, 0))
+    machine.RTC().datetime((y, m, d, weekday, rest // 3600, rest // 60 % 60, rest % 60, usec))
 
 
 def gmtime(seconds):

@@ -1015,8 +1015,14 @@ def ipconfig(*args, **kwargs):
         if len(args) != 1:
             raise TypeError("must query one param")
         if args[0] == "dns":
+            # lwIP's first DNS server, one for all interfaces: modelled as the
+            # station's, else Ethernet's (whichever lease or ipconfig(dns=)
+            # set it).
             sta = _interfaces.get(STA_IF)
-            return simair.ip_str(sta._dns) if sta is not None and sta._dns else simair.ip_str(0)
+            dns = sta._dns if sta is not None else 0
+            if not dns and _lan is not None:
+                dns = _lan._dns
+            return simair.ip_str(dns)
         raise ValueError("unexpected key")
     if args:
         raise TypeError("can't specify pos and kw args")
