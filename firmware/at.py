@@ -26,7 +26,7 @@ MAX_COMMAND = const(256)  # bytes of a command line, CR LF not counted
 _RX_CHUNK = const(1024)
 _URC_SLOTS = const(32)
 _IDLE_POLL_MS = const(1000)
-_TICK_MS = const(10)  # how often tickers run at the least
+_TICK_MS = const(10)  # how often tickers run: at most, and at the least
 _FOREVER_MS = const(3_600_000)
 _LF = const(0x0A)
 _CR = const(0x0D)
@@ -80,13 +80,21 @@ class Engine:
         self._block_sink = None
         self._watched = {}
         self._tickers = []
+        self._prompt_tickers = []
+        self._ticked = time.ticks_ms()
         self._poller = select.poll()
         self._poller.register(uart, select.POLLIN)
+        self.tick_ms = _TICK_MS  # the longest the loop sleeps (passthrough: 2 ms while bytes wait)
+        self._uart_taker = None  # passthrough's input callback (take_uart)
 
     # -- registration -----------------------------------------------------
 
     def register(self, table, aliases=()):
-        """Add a command group: rows of (name, test, query, set, execute)."""
+        """Add a command group: rows of (name, test, query, set, execute).
+        A row with a sixth item stands for a group not imported yet: its
+        handlers are 1 (the form exists) or None, the sixth item names the
+        group's module, imported when one of its commands first arrives
+        (firmware/cmdindex.py)."""
         for row in table:
             self._commands[row[0]] = row
             self.rows.append(row)
@@ -102,9 +110,33 @@ class Engine:
         if self._watched.pop(stream, None) is not None:
             self._poller.unregister(stream)
 
-    def tick(self, callback):
-        """Call callback(now_ms) once per loop turn (keep it cheap)."""
-        self._tickers.append(callback)
+    def rearm(self, stream, events):
+        """Change the events a watched stream is polled for (0: none, so a
+        stream whose data cannot be taken yet does not spin the loop)."""
+        self._poller.modify(stream, events)
+
+    def tick(self, callback, prompt=False):
+        """Call callback(now_ms) every _TICK_MS; prompt=True: on every
+        loop turn, which may come thousands of times a second while data
+        flows (keep it cheap: a call whose frame does not fit the C stack
+        allocates it on the heap). Periodic tickers do not run on every
+        turn: their frames would cost heap per event."""
+        (self._prompt_tickers if prompt else self._tickers).append(callback)
+
+    def busy(self):
+        """True while a command runs: data for the host must wait."""
+        return self._task is not None
+
+    def take_uart(self, taken, on_input=None):
+        """Passthrough takes the UART's input for itself (True) and gives it
+        back (False); bytes left waiting are then read as commands. While it
+        is taken, on_input(events) runs when the UART is readable, if the
+        taker has armed it with rearm(uart, POLLIN)."""
+        self._uart_taker = on_input if taken else None
+        self._poller.modify(self.uart, 0 if taken else select.POLLIN)
+        self.tick_ms = 2 if taken else _TICK_MS
+        if not taken and self.uart.any():
+            self._on_uart()
 
     # -- output -----------------------------------------------------------
 
@@ -137,7 +169,8 @@ class Engine:
 
     def receive(self, length, sink, prompt=PROMPT):
         """Generator for handlers: prompt, then pass the next `length` raw
-        bytes from the UART to sink(memoryview) as they arrive."""
+        bytes from the UART to sink(memoryview) as they arrive. A sink that
+        finds the end of its data early returns how many bytes it used."""
         self._block_sink = sink
         self._block_left = length
         self.uart.write(prompt)
@@ -153,26 +186,39 @@ class Engine:
         while True:
             for stream, events in poller.ipoll(self._poll_timeout()):
                 if stream is uart:
-                    self._on_uart()
+                    if self._uart_taker is None:
+                        self._on_uart()
+                    else:
+                        self._uart_taker(events)
                 else:
                     self._watched[stream](stream, events)
             now = time.ticks_ms()
-            for ticker in self._tickers:
+            for ticker in self._prompt_tickers:
                 ticker(now)
+            if time.ticks_diff(now, self._ticked) >= _TICK_MS:
+                self._ticked = now
+                for ticker in self._tickers:
+                    ticker(now)
             if self._task is not None and time.ticks_diff(now, self._task_wake) >= 0:
                 self._step()
-            self._send_urcs()
+            self.send_urcs()
 
     def _poll_timeout(self):
         if self._urc:
             return 0
-        longest = _TICK_MS if self._tickers else _IDLE_POLL_MS
+        longest = _IDLE_POLL_MS
+        if self._tickers or self._prompt_tickers:
+            # Wake for the periodic tickers when they are due, at the latest.
+            longest = time.ticks_diff(time.ticks_add(self._ticked, _TICK_MS), time.ticks_ms())
+            longest = 0 if longest < 0 else min(longest, self.tick_ms)
         if self._task is None:
             return longest
         wait = time.ticks_diff(self._task_wake, time.ticks_ms())
         return 0 if wait < 0 else min(wait, longest)
 
-    def _send_urcs(self):
+    def send_urcs(self):
+        """Send the queued unsolicited messages now (before data that must
+        follow them, such as the +IPD of a link just reported)."""
         urc = self._urc
         while urc:
             self.uart.write(urc.popleft())
@@ -189,8 +235,12 @@ class Engine:
         while i < n:
             if self._block_left:
                 take = min(n - i, self._block_left)
-                self._block_sink(self._rxmv[i : i + take])
-                self._block_left -= take
+                used = self._block_sink(self._rxmv[i : i + take])
+                if used is None:
+                    self._block_left -= take
+                else:  # the sink found the end of its data early
+                    take = used
+                    self._block_left = 0
                 i += take
                 if not self._block_left:
                     self._task_wake = time.ticks_ms()
@@ -256,6 +306,8 @@ class Engine:
                 raise ATError(SUB_NO_AT)
             name, form, args = _split(line)
             row = self._commands.get(name)
+            if row is not None and len(row) > 5:
+                row = self._load(row[5], name)
             if row is None:
                 raise ATError(SUB_UNSUPPORTED)
             handler = row[form]
@@ -275,6 +327,40 @@ class Engine:
             self._step()
         elif result is not DONE:
             self.uart.write(OK)
+
+    def load(self, group):
+        """Import a group imported on first use now, because another group
+        needs it (an SSL link needs the TLS group); nothing if it is in."""
+        for row in self.rows:
+            if len(row) > 5 and row[5] == group:
+                self._load(group, row[0])
+                return
+
+    def _load(self, group, name):
+        """Import a group on the first use of one of its commands: its rows
+        take the place of its placeholder rows. The row for name, None when the
+        build has no such group (its commands are then unknown)."""
+        try:
+            module = __import__("firmware." + group, None, None, ("register",))
+        except ImportError as e:
+            if group not in str(e):
+                raise  # the group exists but something it imports does not
+            module = None
+        rows = self.rows
+        first = 0
+        while rows[first][-1] != group:
+            first += 1
+        rows[:] = [row for row in rows if row[-1] != group]
+        commands = self._commands
+        for key in [key for key in commands if commands[key][-1] == group]:
+            del commands[key]
+        if module is not None:
+            end = len(rows)
+            module.register(self)
+            new = rows[end:]
+            del rows[end:]
+            rows[first:first] = new
+        return commands.get(name)
 
     def _step(self):
         task = self._task

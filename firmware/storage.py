@@ -1,6 +1,7 @@
 # AT+SYSFLASH (user partitions of the flash), AT+FS and AT+FSMOUNT (files in
 # the board's FS_ROOT folder, the root directory AT+FS manages). Reads go
-# out through one buffer allocated at boot, a chunk at a time; data after
+# out through one buffer, allocated when the group is loaded (at its first
+# command: firmware/main.py, LAZY), a chunk at a time; data after
 # '>' goes from the UART buffer straight to flash or file as it arrives, so
 # no command ever holds a whole block in RAM. Commands run one at a time, so
 # the buffer is never shared by two.

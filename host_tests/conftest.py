@@ -4,6 +4,10 @@ from host_tests.radio import start
 from tools.vmodule import VirtualModule
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: bulk transfers of several seconds (part of the suite; -m 'not slow' leaves them out)")
+
+
 @pytest.fixture
 def state(tmp_path):
     return tmp_path / "state"

@@ -39,6 +39,7 @@ from pathlib import Path
 import pytest
 
 from tools import deploy as deploy_tool
+from tools.sim import DEFAULT_HEAP
 
 REPO = Path(__file__).resolve().parent.parent
 MICROPYTHON = str(Path(sys.executable).parent / "micropython")
@@ -86,7 +87,7 @@ class VirtualChip:
         # Ctrl-C raises KeyboardInterrupt in running code, as on the chip.
         self.proc = subprocess.Popen(
             ["socat", "PTY,link=%s,rawer" % self.device,
-             "EXEC:%s -X heapsize=256K%s,pty,setsid,ctty,rawer,isig=1,stderr" % (MICROPYTHON, script)],
+             "EXEC:%s -X heapsize=%s%s,pty,setsid,ctty,rawer,isig=1,stderr" % (MICROPYTHON, DEFAULT_HEAP, script)],
             cwd=self.root, env=env, stdout=self.log, stderr=self.log,
         )
         deadline = time.monotonic() + 10

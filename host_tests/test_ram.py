@@ -1,0 +1,99 @@
+"""The RAM budget (README, "RAM budget"): the firmware runs from .mpy files,
+command groups are imported on first use, and the index that stands for them
+until then agrees with the groups."""
+
+import re
+import shutil
+
+from host_tests.codes import UNSUPPORTED, code
+from tools import cmdindex, deploy, ram, sim
+from tools.vmodule import VirtualModule
+
+
+def test_the_index_matches_the_groups_tables():
+    """firmware/cmdindex.py is what tools/cmdindex makes of the lazy groups'
+    tables: every command they register is in it, and nothing else."""
+    assert cmdindex.INDEX.read_text() == cmdindex.index_text(), (
+        "firmware/cmdindex.py is out of date: run python -m tools.cmdindex"
+    )
+
+
+def test_lazy_groups_are_named_in_groups_and_registered_on_first_use(state):
+    groups, lazy = cmdindex.main_lists()
+    assert set(lazy) <= set(groups)
+    module = VirtualModule(state, pace=False)
+    try:
+        module.start()
+        module.ok("ATE0")
+        listed = module.ok("AT+CMD?")
+        _, before = ram.in_use(module)
+        ram.load_lazy_groups(module)
+        _, after = ram.in_use(module)
+        # The groups' own rows took the placeholders' places, unchanged.
+        assert module.ok("AT+CMD?") == listed
+        assert after > before  # they were not loaded at boot
+        names = set(re.findall(rb'\+CMD:\d+,"AT([^"]*)"', listed))
+        for group in lazy:
+            rows, aliases = cmdindex.group_table(group)
+            assert {row[0].encode() for row in rows} <= names, group
+    finally:
+        module.stop()
+
+
+def test_firmware_runs_from_mpy_files_by_default(state, monkeypatch):
+    for name in ("ATSIM_SOURCE", "ATSIM_HEAPSIZE"):
+        monkeypatch.delenv(name, raising=False)  # the defaults themselves
+    module = VirtualModule(state, pace=False)
+    try:
+        module.start()
+        cmdline = open("/proc/%d/cmdline" % module.firmware_pid(), "rb").read().split(b"\0")
+        heap = cmdline.index(b"heapsize=" + sim.DEFAULT_HEAP.encode())
+        assert cmdline[heap - 1] == b"-X", cmdline
+        assert cmdline[heap + 1] == str(deploy.MPY_TREE / "boards" / "unix" / "main.py").encode(), cmdline
+    finally:
+        module.stop()
+    assert (deploy.MPY_TREE / "firmware" / "at.mpy").exists()
+    assert not list(deploy.MPY_TREE.rglob("firmware/*.py"))
+
+
+def test_a_build_without_a_lazy_group(tmp_path):
+    """A group left out of the build is not listed and its commands are
+    unknown; so are those of one that goes missing after boot."""
+    tree = tmp_path / "tree"
+    deploy.build_mpy(tree)
+    (tree / "firmware" / "wifi_noapi.mpy").unlink()
+    module = VirtualModule(tmp_path / "state", pace=False, extra_args=["--build", str(tree)])
+    try:
+        module.start()
+        module.ok("ATE0")
+        module.ok("AT+SYSLOG=1")
+        listed = module.ok("AT+CMD?")
+        assert b'"AT+WPS"' not in listed and b'"AT+CWLAP"' in listed and b'"AT+FS"' in listed
+        assert module.error_code("AT+WPS=1") == code(UNSUPPORTED)
+        (tree / "firmware" / "storage.mpy").unlink()
+        assert module.error_code('AT+FS=0,4,"."') == code(UNSUPPORTED)
+        assert module.error_code("AT+SYSFLASH?") == code(UNSUPPORTED)
+        after = module.ok("AT+CMD?")
+        assert b'"AT+FS"' not in after and b'"AT+SYSFLASH"' not in after
+        # The rest is as listed, less those rows, renumbered.
+        rows = lambda text: re.findall(rb'\+CMD:\d+,("AT[^"]*",\d,\d,\d,\d)', text)  # noqa: E731
+        assert rows(after) == [r for r in rows(listed) if not r.startswith((b'"AT+FS', b'"AT+SYSFLASH'))]
+        assert module.ok("AT+CWLAP").count(b"+CWLAP:") >= 3  # another lazy group still loads
+    finally:
+        module.stop()
+
+
+def test_the_index_tool_refuses_a_lazy_group_without_literal_tables(tmp_path, monkeypatch):
+    """It reads the tables without running the group: it must see them."""
+    fake = tmp_path / "firmware"
+    shutil.copytree(cmdindex.FIRMWARE, fake)
+    (fake / "rf.py").write_text(
+        "COMMANDS = tuple(make())\n\ndef register(at):\n    at.register(COMMANDS)\n"
+    )
+    monkeypatch.setattr(cmdindex, "FIRMWARE", fake)
+    try:
+        cmdindex.index_text()
+    except cmdindex.CmdIndexError as e:
+        assert "firmware/rf.py" in str(e)
+    else:
+        raise AssertionError("accepted a table it cannot read")
