@@ -23,3 +23,14 @@ def no_api(index):
 
 def count(most, given):
     return code(PARA_COUNT, most << 8 | given)
+
+
+FAILED = code(EXEC_FAIL)  # execution failed, no further detail
+
+
+def invalid(index):
+    return code(PARA_INVALID, index)
+
+
+def type_mismatch(index):
+    return code(PARA_TYPE, index)

@@ -3,6 +3,7 @@
 import io
 import random
 import sys
+import time
 
 sys.path.append(sys.argv[1])
 
@@ -71,7 +72,7 @@ at.register(
 
 # An unsolicited message never splits a response: it follows the final OK.
 feed(b"AT+URCIN\r\n")
-at._send_urcs()
+at.send_urcs()
 assert taken(uart) == b"+LIST:1\r\n+LIST:2\r\n\r\nOK\r\n+URC:1\r\n"
 
 # A long command: input meanwhile gets "busy p..." (one per line), the
@@ -82,7 +83,7 @@ assert taken(uart) == b"+SLOW:1\r\n"
 feed(b"AT\r\nAT+GMR\r\nAT")
 assert taken(uart) == b"\r\nbusy p...\r\n\r\nbusy p...\r\n"
 at.urc(b"+URC:2\r\n")
-at._send_urcs()
+at.send_urcs()
 at._step()
 assert taken(uart) == b"+URC:2\r\n+SLOW:2\r\n\r\nOK\r\n"
 feed(b"\r\n")  # the rest of the discarded "AT": a blank line, ignored
@@ -123,12 +124,14 @@ for bad in (b"2147483648", b'"ab', b"1,2x", b"0x", b"- 1", b"1_000"):
 # is refused (and logged), never an older one silently replaced.
 for i in range(40):
     at.urc(b"+U:%d\r\n" % i)
-at._send_urcs()
+at.send_urcs()
 assert taken(uart) == b"".join(b"+U:%d\r\n" % i for i in range(32))
 
-# Tickers run while a long command waits, not only when the port is idle.
+# Tickers run while a long command waits, not only when the port is idle:
+# once they have run, the loop sleeps no longer than until they are due.
 at.tick(lambda now: None)
 feed(b"AT+SLOW\r\n")
+at._ticked = time.ticks_ms()  # as a loop turn leaves it
 assert 0 < at._poll_timeout() <= 10
 at._step()
 taken(uart)

@@ -1,6 +1,5 @@
 # Stand-in for the ESP32 port's `machine` module on the unix port: the same
 # names, signatures and return types, backed by the virtual module's launcher.
-import errno
 import io
 import select
 import sys
@@ -171,9 +170,9 @@ def _epoch(y, mo, d, h, mi, s):
 
 
 class UART(io.IOBase):
-    """The AT UART, carried over a loopback socket to the launcher, which
-    applies baud rate (pacing), data bits, parity, stop bits and RTS/CTS to
-    the pty it serves."""
+    """The AT UART, carried over a Unix socket to the launcher (simlink),
+    which applies baud rate (pacing), data bits, parity, stop bits and
+    RTS/CTS to the pty it serves."""
 
     RTS = 1
     CTS = 2
@@ -189,6 +188,10 @@ class UART(io.IOBase):
         self._id = id
         self._socket = None
         self._poll = select.poll()
+        self._rxpoll = select.poll()
+        self._rx = None  # bytes any() has taken off the socket
+        self._size = 0  # the rxbuf it was made for
+        self._rs = self._re = 0
         self._config = {
             "baudrate": 115200,
             "bits": 8,
@@ -229,6 +232,7 @@ class UART(io.IOBase):
         if self._socket is None:
             self._socket = simlink.uart_socket()
             self._poll.register(self._socket, select.POLLOUT)
+            self._rxpoll.register(self._socket, select.POLLIN)
         simlink.send(
             "uart %d %d %s %d %d"
             % (
@@ -243,10 +247,44 @@ class UART(io.IOBase):
     def deinit(self):
         pass
 
+    # The receive and transmit paths keep their frames small and slice only
+    # where they must: MicroPython puts the frame of a call that needs more
+    # than 11 words on the heap, and the chip's UART methods (C) allocate
+    # nothing, so a stand-in that did would blur the firmware's own heap
+    # figures (python -m tools.bench).
+
     def any(self):
-        p = select.poll()
-        p.register(self._socket, select.POLLIN)
-        return 1 if p.poll(0) else 0
+        """Bytes waiting, as the ESP32 driver's RX ring counts them: what
+        has come over the socket is moved into a buffer of rxbuf bytes."""
+        if self._rx is None or (self._size != self._config["rxbuf"] and self._re == self._rs):
+            self._resize()
+        if self._rs == self._re:
+            self._rs = self._re = 0
+        if self._re == len(self._rx) and self._rs:
+            self._compact()
+        if self._re < len(self._rx):
+            for _ in self._rxpoll.ipoll(0):
+                self._fill()
+        return self._re - self._rs
+
+    def _resize(self):
+        self._size = self._config["rxbuf"]
+        self._rx = bytearray(max(self._size, 256))
+        self._rxmv = memoryview(self._rx)
+        self._rs = self._re = 0
+
+    def _compact(self):
+        n = self._re - self._rs
+        self._rx[0:n] = self._rxmv[self._rs : self._re]
+        self._rs, self._re = 0, n
+
+    def _fill(self):
+        # Full: the sender waits (RTS) or loses bytes (the launcher decides).
+        n = self._socket.readinto(self._rxmv if not self._re else self._rxmv[self._re :])
+        if n == 0:
+            raise SystemExit(0)  # the launcher has gone away
+        if n:
+            self._re += n
 
     def read(self, nbytes=-1):
         buf = bytearray(nbytes if nbytes > 0 else 1024)
@@ -254,32 +292,45 @@ class UART(io.IOBase):
         return None if not n else bytes(buf[:n])
 
     def readinto(self, buf, nbytes=-1):
-        try:
-            n = self._socket.readinto(buf if nbytes < 0 else memoryview(buf)[:nbytes])
-        except OSError as e:
-            if e.errno == errno.EAGAIN:
-                return None
-            raise
+        if nbytes < 0:
+            nbytes = len(buf)
+        if self._re > self._rs:
+            return self._copy_out(buf, nbytes)
+        n = self._socket.readinto(buf, nbytes)  # None: nothing has come
         if n == 0:
             raise SystemExit(0)  # the launcher has gone away
         return n
 
-    def write(self, buf):
-        mv = memoryview(buf)
-        total = len(mv)
-        sent = 0
-        while sent < total:
-            try:
-                n = self._socket.send(mv[sent:])
-            except OSError as e:
-                if e.errno != errno.EAGAIN:
-                    raise
-                n = 0
-            if n:
-                sent += n
-            else:
-                self._poll.poll(-1)
-        return total
+    def _copy_out(self, buf, nbytes):
+        n = self._re - self._rs
+        if n > nbytes:
+            n = nbytes
+        start = self._rs
+        self._rs = start + n
+        buf[0:n] = self._rxmv[start : start + n]
+        return n
+
+    def write(self, buf, offset=0, length=-1):
+        if length < 0:
+            length = len(buf) - offset
+        n = self._socket.write(buf, offset, length) or 0
+        if n < length:
+            self._write_rest(buf, offset + n, offset + length)
+        return length
+
+    def _write_rest(self, buf, offset, end):
+        # The launcher is behind (CTS): wait for room, as the chip's driver
+        # waits for room in its TX ring.
+        while offset < end:
+            offset += self._write_some(buf, offset, end - offset)
+
+    def _write_some(self, buf, offset, length):
+        n = self._socket.write(buf, offset, length)
+        if n:
+            return n
+        for _ in self._poll.ipoll(-1):
+            break
+        return 0
 
     def flush(self):
         pass

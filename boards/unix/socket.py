@@ -12,6 +12,7 @@
 #   firmware's sockets really come from it (127.x.y.z) on loopback; with no
 #   interface up there is no route, as on the chip.
 import errno
+import io
 import sys
 
 _path = sys.path
@@ -69,29 +70,51 @@ def getaddrinfo(host, port, af=0, type=0, proto=0, flags=0):
     return [(AF_INET, type or SOCK_STREAM, proto, "", (ip, port))]
 
 
-class socket(_socket):
-    def __init__(self, *args):
-        super().__init__(*args)
+class socket(io.IOBase):
+    """The unix port's socket, held rather than subclassed: select.poll
+    sees its file descriptor (ioctl GET_FILENO), so POLLERR and POLLHUP
+    come through as they do from the ESP32's sockets (a subclass of the
+    built-in socket only ever reports the events asked for)."""
+
+    def __init__(self, af=AF_INET, type=SOCK_STREAM, proto=0):
+        self._s = _socket(af, type, proto)
+        self._stream = type == SOCK_STREAM
         self._bound = False
+        self._port = 0  # a port asked for with an unspecified address
 
     def bind(self, address):
-        super().bind(_raw(address))
+        if type(address) is tuple and address[0] in ("", "0.0.0.0"):
+            if self._stream:
+                # Bound for real when it connects (to the address of the
+                # interface that routes there) or listens (to all).
+                self._port = address[1]
+                return
+            import network
+
+            address = (network._route(None) or "0.0.0.0", address[1])
+        self._s.bind(_raw(address))
         self._bound = True
+
+    def listen(self, backlog=2):
+        if not self._bound:
+            self._s.bind(_raw(("0.0.0.0", self._port)))
+            self._bound = True
+        return self._s.listen(backlog)
 
     def connect(self, address):
         self._source(address)
-        return super().connect(_raw(address))
+        return self._s.connect(_raw(address))
 
     def sendto(self, data, address):
         self._source(address)
-        return super().sendto(data, _raw(address))
+        return self._s.sendto(data, _raw(address))
 
     def recvfrom(self, n):
-        data, raw = super().recvfrom(n)
+        data, raw = self._s.recvfrom(n)
         return data, _dotted(raw)
 
     def accept(self):
-        conn, raw = super().accept()
+        conn, raw = self._s.accept()
         return conn, _dotted(raw)
 
     def _source(self, address):
@@ -103,5 +126,53 @@ class socket(_socket):
         source = network._route(host)
         if source is None:
             raise OSError(errno.EHOSTUNREACH)
-        super().bind(_getaddrinfo(source, 0)[0][-1])
+        self._s.bind(_getaddrinfo(source, self._port)[0][-1])
         self._bound = True
+
+    # -- the rest as the port has it --
+
+    def send(self, data):
+        return self._s.send(data)
+
+    def sendall(self, data):
+        return self._s.sendall(data)
+
+    def recv(self, n):
+        return self._s.recv(n)
+
+    def read(self, n=-1):
+        return self._s.read() if n < 0 else self._s.read(n)
+
+    def readinto(self, buf, nbytes=-1):
+        return self._s.readinto(buf) if nbytes < 0 else self._s.readinto(buf, nbytes)
+
+    def readline(self):
+        return self._s.readline()
+
+    def write(self, buf, offset=0, length=-1):
+        if length < 0:
+            return self._s.write(buf) if not offset else self._s.write(buf, offset, len(buf) - offset)
+        return self._s.write(buf, offset, length)
+
+    def setsockopt(self, level, option, value):
+        return self._s.setsockopt(level, option, value)
+
+    def setblocking(self, flag):
+        return self._s.setblocking(flag)
+
+    def settimeout(self, value):
+        return self._s.settimeout(value)
+
+    def makefile(self, mode="rb", buffering=0):
+        return self
+
+    def fileno(self):
+        return self._s.fileno()
+
+    def close(self):
+        return self._s.close()
+
+    def ioctl(self, request, arg):
+        if request == 10:  # MP_STREAM_GET_FILENO: poll the real descriptor
+            return self._s.fileno()
+        return -1

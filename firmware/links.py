@@ -1,0 +1,470 @@
+# The link table of the TCP/IP commands: up to five sockets (link ids 0-4),
+# how data received on them reaches the host (+IPD frames, passive buffers or
+# raw passthrough bytes), and how they end (CONNECT/CLOSED messages).
+#
+# Every link's socket is non-blocking and watched by the engine's poller.
+# When data cannot be taken (a command is running, the ring is full, a
+# passive buffer is full) the socket is simply not polled for input any more:
+# TCP's window then slows the peer down, so nothing is lost.
+import select
+import socket
+import time
+
+from micropython import const
+
+from firmware import ring
+
+MAX_LINKS = const(5)
+IPD_MAX = const(2920)  # payload bytes per +IPD frame
+_HEADER_ROOM = const(40)  # \r\n+IPD,4,2920,"255.255.255.255",65535: is 38
+PASSIVE_SLOTS = const(2)  # a passive link holds at most 2 slots (5840 bytes)
+_TX_SIZE = const(2920)  # one packet; longer sends go out a buffer at a time
+
+_IN = const(1)  # select.POLLIN
+_HUP = const(24)  # select.POLLHUP | select.POLLERR
+
+TCP = "TCP"
+UDP = "UDP"
+SSL = "SSL"
+
+# Settings of the TCP/IP group, in RAM as ESP-AT keeps them.
+mux = 0  # AT+CIPMUX
+dinfo = 0  # AT+CIPDINFO
+recv_modes = bytearray(MAX_LINKS)  # AT+CIPRECVTYPE per link id (0 active, 1 passive)
+passthrough = None  # the passthrough session (firmware.passthrough) while one runs
+raw_receive = False  # AT+CIPMODE=1: data reaches the host raw, without +IPD
+table = [None] * MAX_LINKS
+closed_since_got_ip = False  # AT+CIPSTATUS reports 4 after a link closed
+
+_at = None
+_ring = None
+tx = None  # the transmit buffer, shared by every send path
+tx_view = None
+_holding = False  # hold_ipd: no +IPD is written before _hold_until
+_hold_until = 0
+_paused: list = []  # links not polled because a command was running
+
+
+class Link:
+    def __init__(self, link_id, kind, sock, host, port, local_port, server):
+        self.id = link_id
+        self.kind = kind
+        self.sock = sock
+        self.host = host  # the remote address, "a.b.c.d"
+        self.port = port
+        self.local_port = local_port
+        self.server = server  # 1: accepted by AT+CIPSERVER
+        self.udp_mode = 0
+        self.queue = ring.LinkQueue(_ring, len(_ring.lens))  # passive: PASSIVE_SLOTS
+        self.notified = False  # passive: +IPD,<id>,<len> sent, not yet read
+        self.eof = False  # passive: the peer has closed, CLOSED is held back
+        self.polled = 0  # events the socket is polled for
+        self.last_ms = time.ticks_ms()  # last traffic (AT+CIPSTO)
+        self.peer = None  # UDP: sender of the datagram at the head
+        self.peer_changed = False  # UDP mode 1: the remote changes once
+        self.tcpopt = None  # AT+CIPTCPOPT values applied to this link
+
+    def passive(self):
+        return recv_modes[self.id] == 1 and not raw_receive
+
+    def poll(self, events):
+        if events == self.polled:
+            return
+        if self.polled < 0:
+            _at.watch(self.sock, events, on_event)  # it was taken off the poller
+        else:
+            _at.rearm(self.sock, events)
+        self.polled = events
+
+
+def preallocate(board):
+    """Allocate the ring and the transmit buffer (once, early at boot)."""
+    global _ring, tx, tx_view
+    if _ring is None:
+        _ring = ring.SlotRing(getattr(board, "RING_SLOTS", 3), IPD_MAX, _HEADER_ROOM)
+        tx = bytearray(_TX_SIZE)
+        tx_view = memoryview(tx)
+
+
+def init(at, board):
+    global _at
+    _at = at
+    preallocate(board)
+    at.tick(_resume_paused, True)
+
+
+def ring_slots_free():
+    return _ring.free_slots()
+
+
+def free_id():
+    for i in range(MAX_LINKS):
+        if table[i] is None:
+            return i
+    return -1
+
+
+def count():
+    n = 0
+    for link in table:
+        if link is not None:
+            n += 1
+    return n
+
+
+def add(link):
+    """Enter a connected socket into the table and start polling it."""
+    global closed_since_got_ip
+    table[link.id] = link
+    link.sock.setblocking(False)
+    link.polled = _IN
+    _at.watch(link.sock, _IN, on_event)
+    closed_since_got_ip = False
+
+
+def find(sock):
+    for link in table:
+        if link is not None and link.sock is sock:
+            return link
+    return None
+
+
+def connect_message(link):
+    """CONNECT, <id>,CONNECT or +LINK_CONN (AT+SYSMSG bit 1)."""
+    if _at.sysmsg & 2:
+        return b'+LINK_CONN:0,%d,"%s",%d,"%s",%d,%d' % (
+            link.id, link.kind, link.server, link.host, link.port, link.local_port)
+    if mux:
+        return b"%d,CONNECT" % link.id
+    return b"CONNECT"
+
+
+def closed_message(link_id):
+    return b"%d,CLOSED" % link_id if mux else b"CLOSED"
+
+
+def close(link, report=True):
+    """Close a link; report=True queues its CLOSED message."""
+    global closed_since_got_ip
+    if table[link.id] is not link:
+        return
+    table[link.id] = None
+    if link in _paused:
+        _paused.remove(link)
+    _at.unwatch(link.sock)
+    try:
+        link.sock.close()
+    except OSError:
+        pass
+    link.queue.clear()
+    closed_since_got_ip = True
+    if report:
+        _at.urc(closed_message(link.id) + b"\r\n")
+
+
+def close_all():
+    for link in table:
+        if link is not None:
+            close(link, False)
+
+
+# -- receiving --------------------------------------------------------------
+
+
+def on_event(sock, events):
+    link = find(sock)
+    if link is None:
+        _at.unwatch(sock)
+        return
+    if link.polled <= 0:
+        # POLLHUP/POLLERR come even when no event is asked for: take the
+        # socket off the poller until its link wants input again, or a
+        # reset peer would spin the loop.
+        _at.unwatch(sock)
+        link.polled = -1
+        return
+    if passthrough is not None and passthrough.link is link:
+        passthrough.on_readable(events)
+        return
+    if link.passive():
+        _receive_passive(link, events)
+    else:
+        _receive_active(link, events)
+
+
+def read(link):
+    """One read into the link's queue: bytes read, 0 at the end of the
+    stream, None when nothing could be read."""
+    if link.kind == UDP:
+        return _read_datagram(link)
+    try:
+        return link.queue.fill(link.sock)
+    except OSError:
+        return 0  # reset by the peer: the link is gone
+
+
+def _read_datagram(link):
+    queue = link.queue
+    slot = _ring.take() if not _holds_enough(link) else -1
+    try:
+        data, peer = link.sock.recvfrom(IPD_MAX)
+    except OSError:
+        if slot >= 0:
+            _ring.give(slot)
+        return None
+    if slot < 0:
+        return None  # no room: UDP data is dropped, as ESP-AT does
+    n = len(data)
+    _ring.views[slot][0:n] = data
+    queue.push(slot, n)
+    link.peer = peer
+    if link.udp_mode == 2 or (link.udp_mode == 1 and not link.peer_changed):
+        if (link.host, link.port) != peer:
+            link.host, link.port = peer  # the remote follows the sender
+            link.peer_changed = True
+    return n or None
+
+
+def _receive_active(link, events):
+    if _at.busy() or _held(time.ticks_ms()):
+        _pause(link)
+        return
+    n = read(link)
+    if n is None:
+        if events & _HUP:
+            _end(link)
+        elif not _ring.free_slots():
+            _pause(link)
+        return
+    if n == 0:
+        _end(link)
+        return
+    more = _read_more(link) if link.kind != UDP else True
+    link.last_ms = time.ticks_ms()
+    deliver_ipd(link)
+    if not more:
+        _end(link)
+
+
+def _read_more(link):
+    """Fill the free slots while the socket has data: one loop turn then
+    carries several frames. False when the stream ended meanwhile."""
+    while _ring.free_slots() and not link.queue.full():
+        n = read(link)
+        if n is None:
+            return True
+        if n == 0:
+            return False
+    return True
+
+
+def _holds_enough(link):
+    """No room for more: the queue is full, or a passive link holds its
+    PASSIVE_SLOTS (TCP then waits in the peer's window, UDP is dropped)."""
+    queue = link.queue
+    return queue.full() or (link.passive() and queue.slots() >= PASSIVE_SLOTS)
+
+
+def deliver_ipd(link):
+    """Write what the link's queue holds as +IPD frames."""
+    _at.send_urcs()  # a CONNECT reported just now goes first
+    queue = link.queue
+    if raw_receive:
+        queue.write_to(_at.uart, queue.total)
+        return
+    while queue.total:
+        _deliver_frame(link, queue)
+
+
+# The functions below run for every frame: their frames stay small (see
+# firmware/ring.py). A frame is one UART write: its header is built in the
+# room the ring keeps before each slot, right in front of the data.
+
+
+def _deliver_frame(link, queue):
+    n = queue.head_length()
+    if n > IPD_MAX:
+        n = IPD_MAX
+    end = queue.head_start()
+    start = _frame_header(link, _ring.buf, end, n)
+    _at.uart.write(_ring.buf, start, end - start + n)
+    queue.consume(n)
+
+
+def _frame_header(link, buf, end, n):
+    # \r\n+IPD,[<id>,]<len>[,"<ip>",<port>]: written backwards so that it
+    # ends at end; returns where it starts. Allocation free except for the
+    # address, which only AT+CIPDINFO=1 shows.
+    i = end - 1
+    buf[i] = 0x3A  # ':'
+    if dinfo:
+        i = _put_address(link, buf, i)
+    while True:  # the length, last digit first
+        i -= 1
+        buf[i] = 0x30 + n % 10
+        n //= 10
+        if not n:
+            break
+    if mux:
+        buf[i - 1] = 0x2C  # ','
+        buf[i - 2] = 0x30 + link.id
+        i -= 2
+    buf[i - 7 : i] = b"\r\n+IPD,"
+    return i - 7
+
+
+def _put_address(link, buf, end):
+    host, port = link.peer if link.kind == UDP and link.peer else (link.host, link.port)
+    text = b',"%s",%d' % (host, port)
+    buf[end - len(text) : end] = text
+    return end - len(text)
+
+
+def _receive_passive(link, events):
+    if _holds_enough(link) or not _ring.free_slots():
+        if link.kind == UDP:
+            _read_datagram(link)  # read and dropped: UDP is not held back
+        else:
+            link.poll(0)  # TCP waits in the peer's window
+        return
+    n = read(link)
+    if n is None:
+        if events & _HUP:
+            _end(link)
+        return
+    if n == 0:
+        _end(link)
+        return
+    link.last_ms = time.ticks_ms()
+    notify(link)
+
+
+def notify(link):
+    """Passive mode: +IPD,[<id>,]<buffered> once until the host reads."""
+    if link.notified or not link.queue.total:
+        return
+    link.notified = True
+    if mux:
+        _at.urc(b"\r\n+IPD,%d,%d\r\n" % (link.id, link.queue.total))
+    else:
+        _at.urc(b"\r\n+IPD,%d\r\n" % link.queue.total)
+
+
+def _end(link):
+    """The peer closed or reset the link."""
+    if link.queue.total and link.passive():
+        link.eof = True  # CLOSED waits until the host has read everything
+        link.poll(0)
+        notify(link)
+        return
+    if passthrough is not None and passthrough.link is link:
+        passthrough.on_link_lost()
+        return
+    close(link)
+
+
+def after_read(link):
+    """Passive mode, after AT+CIPRECVDATA took data: notify again, hand
+    over a held CLOSED, or poll the socket again."""
+    link.notified = False
+    if link.queue.total:
+        notify(link)
+    elif link.eof:
+        close(link)
+        return
+    if not link.eof:
+        link.poll(_IN)
+    resume_all()
+
+
+def _pause(link):
+    link.poll(0)
+    if link not in _paused:
+        _paused.append(link)
+
+
+def resume_all():
+    """Poll every link again that waited for room or for a command."""
+    for link in table:
+        if link is not None and not link.eof and link.polled <= 0:
+            if link.passive() and _holds_enough(link):
+                continue
+            link.poll(_IN)
+    del _paused[:]
+
+
+def _resume_paused(now):
+    if _paused and not _at.busy() and _ring.free_slots() and not _held(now):
+        resume_all()
+
+
+def hold_ipd(ms):
+    """Keep +IPD back for a moment after SEND OK: hosts read SEND OK as a
+    message of its own and may drop what comes glued to it (wire-compat)."""
+    global _holding, _hold_until
+    _holding = True
+    _hold_until = time.ticks_add(time.ticks_ms(), ms)
+
+
+def _held(now):
+    # A ticks value compares with ticks_diff() only within half the ticks
+    # period (some 6 days): the hold is dropped as soon as it is over, and
+    # no stale value is ever compared.
+    global _holding
+    if _holding and time.ticks_diff(_hold_until, now) <= 0:
+        _holding = False
+    return _holding
+
+
+def set_passive(link_id, passive):
+    """AT+CIPRECVTYPE: switching a link to active mode delivers its data."""
+    recv_modes[link_id] = 1 if passive else 0
+    link = table[link_id]
+    if link is None:
+        return
+    if not passive and link.queue.total:
+        deliver_ipd(link)
+        link.notified = False
+        if link.eof:
+            close(link)
+            return
+    if not link.eof:
+        link.poll(_IN)
+
+
+def address(host, port):
+    """("a.b.c.d", port) for host, resolving a name (blocks, as ESP-AT)."""
+    return socket.getaddrinfo(host, port)[0][-1]
+
+
+def write_all(sock, n, timeout_ms):
+    """Write n bytes of tx to a TCP socket, blocking for at most timeout_ms
+    between progress (0: no bound). The UART is not read meanwhile, so the
+    host is held back (RTS) rather than losing bytes."""
+    _set_timeout(sock, timeout_ms)
+    _write_then_unblock(sock, n)
+
+
+def _write_then_unblock(sock, n):
+    try:
+        _write_loop(sock, n)
+    finally:
+        sock.setblocking(False)
+
+
+def _set_timeout(sock, timeout_ms):
+    if not hasattr(sock, "settimeout"):  # a TLS socket: blocking with firmware/ssl_link.py's timeout
+        sock.setblocking(True)
+    elif timeout_ms % 1000:
+        sock.settimeout(timeout_ms / 1000)
+    else:  # whole seconds: an int, not a float on the heap
+        sock.settimeout(timeout_ms // 1000 if timeout_ms else None)
+
+
+def _write_loop(sock, n):
+    done = 0
+    while done < n:
+        k = sock.write(tx, done, n - done)
+        if not k:
+            raise OSError(11)
+        done += k

@@ -1,0 +1,412 @@
+# Passthrough ("transparent transmission"): AT+CIPMODE, AT+CIPSEND's
+# execute form, +++, AT+TRANSINTVL, AT+CIPRECONNINTV and AT+SAVETRANSLINK.
+#
+# In a session every UART byte is data for link 0. Bytes wait in the UART
+# driver's RX buffer and leave at once when 2920 of them are there (on TCP
+# all that waits, a transmit buffer's worth per write, until the buffer is
+# empty; on UDP one 2920-byte datagram), or when the line has been silent
+# for AT+TRANSINTVL ms: counting them with UART.any() and reading a
+# whole packet at once keeps Python off the bytes. "+++" ends the session
+# only when it arrives alone: silence of at least 20 ms before the first
+# "+", the three within 20 ms, and 20 ms of silence after. Bytes left in the
+# buffer after a packet went out came right after data, so they are never
+# alone. A client link that breaks is dialled again every AT+CIPRECONNINTV;
+# meanwhile the host's bytes stay in the UART buffer (RTS holds the host
+# back when it fills) and go out once the link is back. What the network
+# sends comes through the transmit buffer too (TCP) or a slot of the ring
+# (UDP) and goes to the UART as it is.
+import errno
+import select
+import socket
+import time
+
+from micropython import const
+
+from firmware import errors, links, params
+from firmware.at import DONE
+from firmware.links import TCP, UDP
+
+_PACKET = const(2920)
+_GUARD_MS = const(20)  # the +++ silence rule
+_WAIT_TICK_MS = const(2)  # how often waiting bytes are looked at
+_IDLE_TICK_MS = const(10)  # the engine's own tick, when none wait
+_SEND_TIMEOUT_MS = const(10000)
+_PLUS = const(0x2B)
+_IN = const(1)  # select.POLLIN
+
+cipmode = 0
+_interval_ms = 20  # AT+TRANSINTVL
+_reconnect_100ms = 1  # AT+CIPRECONNINTV
+_at = None
+_session = None
+
+
+class Session:
+    def __init__(self, at, link):
+        self.at = at
+        self.link = link
+        self.waiting = 0  # bytes left in the UART buffer at the last look
+        self.arrived_ms = time.ticks_ms()  # when bytes last arrived
+        self.silence_before = 1000  # quiet time before the bytes waiting
+        self.armed = False  # woken by the UART's input (when none waits)
+        self.down = False  # the link broke: dialling again
+        self.dial = None  # the socket being connected
+        self.shaking = None  # an SSL link's TLS handshake (generator), once connected
+        self.retry_ms = 0
+
+    # -- host -> network --
+
+    def tick(self, now):
+        # While no byte waits, arriving bytes wake the loop (on_input): the
+        # loop turns of the network side need not look.
+        if not self.armed or self.down:
+            self.on_input(0)
+
+    def on_input(self, events):
+        now = time.ticks_ms()
+        if self.down:
+            self._redial(now)
+        self._take(now)
+        if _session is not self:
+            return  # +++, or a link that cannot come back, ended it
+        # Bytes that arrive wake the loop while none wait; while some do
+        # (for the interval, or the silence after +++), the loop comes back
+        # every 2 ms to look.
+        armed = not self.waiting and not self.down
+        if armed != self.armed:
+            self.armed = armed
+            self.at.rearm(self.at.uart, _IN if armed else 0)
+            self.at.tick_ms = _IDLE_TICK_MS if armed else _WAIT_TICK_MS
+
+    def _take(self, now):
+        n = self.at.uart.any()
+        if n > self.waiting:  # bytes arrived (only this session takes any)
+            if not self.waiting:
+                self.silence_before = time.ticks_diff(now, self.arrived_ms)
+            self.arrived_ms = now
+        self.waiting = n
+        if not n:
+            return
+        if n <= 3 and self.silence_before >= _GUARD_MS:
+            if time.ticks_diff(now, self.arrived_ms) < _GUARD_MS:
+                return  # could be +++: wait for the silence after it
+            if n == 3 and self._is_escape():
+                return
+        if self.down:
+            return  # keep the bytes until the link is back
+        if n >= _PACKET:
+            n = self._forward_packets(n)
+        if n and time.ticks_diff(now, self.arrived_ms) >= _interval_ms:
+            self._forward(n)
+            self.waiting = self.at.uart.any()
+
+    def _forward_packets(self, n):
+        """Send while a packet's worth waits; returns what is left. On TCP
+        a stream keeps flowing: what is left after the packets goes too,
+        as it came right after them (a UDP datagram holds one packet, or
+        what the interval gathered)."""
+        tcp = self.link.kind != UDP
+        most = len(links.tx) if tcp else _PACKET
+        while n >= _PACKET or (tcp and n):
+            sent = self._forward(n if n < most else most)
+            if not sent:
+                return 0
+            left = n - sent
+            n = self.at.uart.any()
+            if n > left:
+                self.arrived_ms = time.ticks_ms()
+            self.silence_before = 0  # what is left came right after data
+            self.waiting = n
+        return n
+
+    def _is_escape(self):
+        tx = links.tx
+        got = self.at.uart.readinto(tx, 3)
+        self.waiting = self.at.uart.any()
+        if got == 3 and tx[0] == _PLUS and tx[1] == _PLUS and tx[2] == _PLUS:
+            self.stop()
+            return True
+        if got:
+            self._send(got)  # three bytes of data after all
+        return False
+
+    def _forward(self, n):
+        """Send n bytes from the UART: the number sent, 0 on failure."""
+        got = self.at.uart.readinto(links.tx, n)
+        if not got or not self._send(got):
+            return 0
+        return got
+
+    def _send(self, n):
+        try:
+            if self.link.kind == UDP:
+                self._send_datagram(n)
+            else:
+                links.write_all(self.link.sock, n, _SEND_TIMEOUT_MS)
+        except OSError:
+            self.on_link_lost()
+            return False
+        return True
+
+    def _send_datagram(self, n):
+        link = self.link
+        link.sock.sendto(links.tx_view[:n], (link.host, link.port))
+
+    # -- network -> host --
+
+    def on_readable(self, events):
+        if self.link.kind == UDP:
+            n = links.read(self.link)  # a datagram, into a slot of the ring
+        else:
+            n = self._read_stream()
+        if n is None:
+            if events & (select.POLLHUP | select.POLLERR):
+                self.on_link_lost()
+            return
+        if n == 0:
+            self.on_link_lost()
+            return
+        if self.link.kind == UDP:
+            self.link.queue.write_to(self.at.uart, n)
+        else:
+            self.at.uart.write(links.tx, 0, n)
+
+    def _read_stream(self):
+        # TCP goes straight through the transmit buffer, a buffer at a time: it
+        # is free between two packets to the network, and the UART write
+        # blocks until the bytes have left it.
+        try:
+            return self.link.sock.readinto(links.tx)
+        except OSError:
+            return 0  # reset by the peer
+
+    # -- a broken link --
+
+    def on_link_lost(self):
+        link = self.link
+        self.at.unwatch(link.sock)
+        try:
+            link.sock.close()
+        except OSError:
+            pass
+        link.queue.clear()
+        if link.kind == UDP or link.server:
+            self.stop()
+            links.close(link)
+            return
+        self.down = True
+        self.retry_ms = time.ticks_add(time.ticks_ms(), _reconnect_100ms * 100)
+
+    def _redial(self, now):
+        if self.dial is None:
+            if time.ticks_diff(now, self.retry_ms) < 0:
+                return
+            link = self.link
+            sock = socket.socket()
+            sock.setblocking(False)
+            try:
+                sock.connect(links.address(link.host, link.port))
+            except OSError as e:
+                if e.errno != errno.EINPROGRESS:
+                    sock.close()
+                    self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
+                    return
+            self.dial = sock
+            self.dial_poll = select.poll()
+            self.dial_poll.register(sock, select.POLLOUT)
+            self.dial_deadline = time.ticks_add(now, 5000)
+            return
+        ready = None if self.shaking is not None else self.dial_poll.poll(0)
+        if self.shaking is not None or (ready and not ready[0][1] & (select.POLLERR | select.POLLHUP)):
+            link = self.link
+            if link.kind == links.SSL and not self._handshake(now):
+                return
+            link.sock = self.dial
+            self.dial = None
+            self.down = False
+            link.polled = _IN
+            links.table[link.id] = link
+            self.at.watch(link.sock, _IN, links.on_event)
+            return
+        if ready or time.ticks_diff(now, self.dial_deadline) > 0:
+            self.dial.close()
+            self.dial = None
+            self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
+
+    def _handshake(self, now):
+        """An SSL link dialled again: a step of its TLS handshake (never in
+        the clear); True once self.dial is the TLS socket."""
+        if self.shaking is None:
+            from firmware import tcpip
+
+            self.at.load("ssl")  # a saved SSL link at boot: not yet imported
+            if tcpip.ssl_connect is None:
+                return False
+            self.shaking = tcpip.ssl_connect(self.at, self.link.id, self.dial, None)
+        try:
+            next(self.shaking)
+            return False
+        except StopIteration as done:
+            self.shaking = None
+            self.dial = done.value
+            return True
+        except Exception:  # refused or timed out: its socket is closed
+            self.shaking = None
+            self.dial = None
+            self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
+            return False
+
+    def stop(self):
+        global _session
+        if self.shaking is not None:
+            self.shaking.close()  # closes its socket
+            self.shaking = None
+            self.dial = None
+        if self.dial is not None:
+            self.dial.close()
+            self.dial = None
+        _session = None
+        links.passthrough = None
+        self.at.take_uart(False)
+        if self.down and links.table[self.link.id] is self.link:
+            links.table[self.link.id] = None  # the link never came back
+        if self.at.sysmsg & 1:
+            self.at.write(b"\r\n+QUITT\r\n")
+
+
+def _tick(now):
+    if _session is not None:
+        _session.tick(now)
+
+
+def enter(at):
+    """AT+CIPSEND with no parameters: start a session on link 0."""
+    global _session
+    if not cipmode or links.mux:
+        raise errors.failed()
+    link = links.table[0]
+    if link is None or (link.kind == UDP and link.udp_mode != 0):
+        raise errors.failed()
+    at.write(b"\r\nOK\r\n\r\n>")
+    _start(at, link)
+    return DONE
+
+
+def _start(at, link):
+    global _session
+    _session = Session(at, link)
+    links.passthrough = _session
+    at.take_uart(True, _session.on_input)
+    if link.queue.total:
+        link.queue.write_to(at.uart, link.queue.total)
+    link.poll(_IN)
+
+
+# -- AT+CIPMODE, AT+TRANSINTVL, AT+CIPRECONNINTV ----------------------------------
+
+
+def cipmode_query(at):
+    at.reply(b"+CIPMODE:%d" % cipmode)
+
+
+def cipmode_set(at, args):
+    global cipmode
+    params.count(args, 1, 1)
+    value = params.int_at(args, 0, 0, 1)
+    if value and links.mux:
+        raise errors.failed()  # passthrough needs AT+CIPMUX=0
+    cipmode = value
+    links.raw_receive = value == 1
+
+
+def transintvl_query(at):
+    at.reply(b"+TRANSINTVL:%d" % _interval_ms)
+
+
+def transintvl_set(at, args):
+    global _interval_ms
+    params.count(args, 1, 1)
+    _interval_ms = params.int_at(args, 0, 0, 1000)
+
+
+def cipreconnintv_query(at):
+    at.reply(b"+CIPRECONNINTV:%d" % _reconnect_100ms)
+
+
+def cipreconnintv_set(at, args):
+    global _reconnect_100ms
+    params.count(args, 1, 1)
+    _reconnect_100ms = params.int_at(args, 0, 1, 36000)
+    at.settings.put_int("reconnintv", _reconnect_100ms)
+
+
+# -- AT+SAVETRANSLINK ----------------------------------------------------------------
+
+
+def savetranslink_set(at, args):
+    params.count(args, 1, 6)
+    mode = params.int_at(args, 0, 0, 1)
+    if mode == 0:
+        params.count(args, 1, 1)
+        at.settings.put_bytes("translink", b"", always=True)
+        return None
+    params.count(args, 3, 6)
+    host = params.str_at(args, 1, 64, params.REQUIRED, 1)
+    port = params.int_at(args, 2, 1, 65535)
+    kind = params.str_at(args, 3, 8, TCP)
+    if kind == TCP or kind == links.SSL:
+        params.count(args, 3, 5)
+        extra = params.int_at(args, 4, 0, 7200, 0)  # keep-alive
+    elif kind == UDP:
+        extra = params.int_at(args, 4, 0, 65535, 0)  # local port
+    else:
+        raise errors.invalid(3)
+    record = b"%s,%d,%d,%s" % (kind, port, extra, host)
+    at.settings.put_bytes("translink", record, always=True)
+    return None
+
+
+def _start_saved(at, record):
+    """AT+SAVETRANSLINK at boot: the UART is data from the start, as on
+    ESP-AT; a TCP link is dialled until its server answers."""
+    global cipmode, _session
+    kind, port, extra, host = record.decode().split(",", 3)
+    port = int(port)
+    extra = int(extra)
+    cipmode = 1
+    links.raw_receive = True
+    if kind == UDP:
+        try:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+            sock.bind(("0.0.0.0", extra))
+        except OSError:
+            return
+        link = links.Link(0, UDP, sock, host, port, extra, 0)
+        links.add(link)
+        _start(at, link)
+        return
+    link = links.Link(0, links.SSL if kind == links.SSL else TCP, None, host, port, 0, 0)
+    links.table[0] = link
+    _session = Session(at, link)
+    _session.down = True
+    links.passthrough = _session
+    at.take_uart(True, _session.on_input)
+
+
+_TABLE = (
+    ("+CIPMODE", None, cipmode_query, cipmode_set, None),
+    ("+TRANSINTVL", None, transintvl_query, transintvl_set, None),
+    ("+CIPRECONNINTV", None, cipreconnintv_query, cipreconnintv_set, None),
+    ("+SAVETRANSLINK", None, None, savetranslink_set, None),
+)
+
+
+def register(at):
+    global _at, _reconnect_100ms
+    _at = at
+    _reconnect_100ms = at.settings.get_int("reconnintv", 1)
+    at.tick(_tick, True)
+    at.register(_TABLE)
+    record = at.settings.get_bytes("translink")
+    if record:
+        _start_saved(at, record)

@@ -1,0 +1,100 @@
+# Passive receive: AT+CIPRECVMODE (the old, global form), AT+CIPRECVTYPE
+# (per link), AT+CIPRECVDATA and AT+CIPRECVLEN.
+#
+# A passive link keeps what arrives in its slots of the shared ring (at most
+# links.PASSIVE_SLOTS of them, 5840 bytes, as ESP-AT's 5760-byte window) and
+# tells the host once with +IPD,<id>,<len>; when its slots are full the
+# socket is no longer read, so TCP holds the peer back.
+from firmware import errors, links, params
+from firmware.at import DONE
+from firmware.links import MAX_LINKS
+
+
+def ciprecvmode_query(at):
+    at.reply(b"+CIPRECVMODE:%d" % links.recv_modes[0])
+
+
+def ciprecvmode_set(at, args):
+    params.count(args, 1, 1)
+    mode = params.int_at(args, 0, 0, 1)
+    _check_mode(mode)
+    for i in range(MAX_LINKS):
+        links.set_passive(i, mode)
+
+
+def _check_mode(mode):
+    if mode and links.passthrough is not None:
+        raise errors.failed()  # no passive mode in passthrough
+
+
+def ciprecvtype_query(at):
+    if not links.mux:
+        at.reply(b"+CIPRECVTYPE:%d" % links.recv_modes[0])
+        return
+    for i in range(MAX_LINKS):
+        at.reply(b"+CIPRECVTYPE:%d,%d" % (i, links.recv_modes[i]))
+
+
+def ciprecvtype_set(at, args):
+    if links.mux:
+        params.count(args, 2, 3)
+        link_id = params.int_at(args, 0, 0, MAX_LINKS)
+        i = 1
+    else:
+        params.count(args, 1, 2)
+        link_id = 0
+        i = 0
+    mode = params.int_at(args, i, 0, 1)
+    params.int_at(args, i + 1, 0, 0, 0)  # report mode: only "total buffered"
+    _check_mode(mode)
+    ids = range(MAX_LINKS) if link_id == MAX_LINKS else (link_id,)
+    for k in ids:
+        links.set_passive(k, mode)
+
+
+def ciprecvdata_set(at, args):
+    if links.mux:
+        params.count(args, 2, 2)
+        link_id = params.int_at(args, 0, 0, MAX_LINKS - 1)
+        i = 1
+    else:
+        params.count(args, 1, 1)
+        link_id = 0
+        i = 0
+    wanted = params.int_at(args, i, 1, 0x7FFFFFFF)
+    link = links.table[link_id]
+    if link is None or not link.passive() or not link.queue.total:
+        raise errors.failed()
+    queue = link.queue
+    n = min(wanted, queue.total)
+    if links.dinfo:
+        host, port = link.peer if link.peer else (link.host, link.port)
+        at.write(b'+CIPRECVDATA:%d,"%s",%d,' % (n, host, port))
+    else:
+        at.write(b"+CIPRECVDATA:%d," % n)
+    left = n
+    while left:
+        left -= queue.write_to(at.uart, left)
+    at.ok()
+    links.after_read(link)
+    return DONE
+
+
+def ciprecvlen_query(at):
+    fields = []
+    for link in links.table:
+        fields.append(b"-1" if link is None else b"%d" % link.queue.total)
+    at.reply(b"+CIPRECVLEN:" + b",".join(fields))
+
+
+_TABLE = (
+    ("+CIPRECVMODE", None, ciprecvmode_query, ciprecvmode_set, None),
+    ("+CIPRECVTYPE", None, ciprecvtype_query, ciprecvtype_set, None),
+    ("+CIPRECVDATA", None, None, ciprecvdata_set, None),
+    ("+CIPRECVLEN", None, ciprecvlen_query, None, None),
+)
+_ALIASES = (("+CIPRCVLEN", "+CIPRECVLEN"),)
+
+
+def register(at):
+    at.register(_TABLE, _ALIASES)

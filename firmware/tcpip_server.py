@@ -1,0 +1,172 @@
+# The TCP server: AT+CIPSERVER, AT+CIPSERVERMAXCONN and AT+CIPSTO.
+#
+# One listening socket; each client it accepts takes the lowest free link id
+# and is announced with <id>,CONNECT (or +LINK_CONN). Clients beyond
+# AT+CIPSERVERMAXCONN are closed at once. AT+CIPSTO closes server links that
+# have been idle for that many seconds.
+import select
+import socket
+import time
+
+from micropython import const
+
+from firmware import errors, links, params
+from firmware.links import MAX_LINKS, TCP
+
+_DEFAULT_PORT = const(333)
+_BACKLOG = const(2)
+
+_at = None
+_listener = None
+_port = 0
+_kind = TCP
+_ca = 0
+_max_conn = MAX_LINKS
+_timeout_s = 180  # AT+CIPSTO
+# Set by the SSL group: (at, sock, ca_enable, peer) -> the TLS socket, or
+# None when the group enters the link itself (admit) once its handshake is over.
+ssl_accept = None
+
+
+def running():
+    return _listener is not None
+
+
+def cipserver_query(at):
+    if _listener is None:
+        at.reply(b"+CIPSERVER:0")
+    else:
+        at.reply(b'+CIPSERVER:1,%d,"%s",%d' % (_port, _kind, _ca))
+
+
+def cipserver_set(at, args):
+    global _listener, _port, _kind, _ca
+    params.count(args, 1, 4)
+    mode = params.int_at(args, 0, 0, 1)
+    if mode == 0:
+        if len(args) > 2:
+            raise errors.ATError(errors.SUB_PARA_COUNT, (2 << 8) | len(args))
+        close_clients = params.int_at(args, 1, 0, 1, 0)
+        if _listener is None:
+            raise errors.failed()
+        _stop()
+        if close_clients:
+            for link in links.table:
+                if link is not None and link.server:
+                    links.close(link, False)
+                    at.reply(links.closed_message(link.id))
+        return None
+    if not links.mux:
+        raise errors.failed()  # a server needs AT+CIPMUX=1
+    port = params.int_at(args, 1, 1, 65535, _DEFAULT_PORT)
+    kind = params.str_at(args, 2, 8, TCP)
+    ca = params.int_at(args, 3, 0, 1, 0)
+    if kind not in (TCP, links.SSL):
+        raise errors.invalid(2)
+    if kind == links.SSL:
+        at.load("ssl")
+    if kind == links.SSL and ssl_accept is None:
+        raise errors.no_api(2)
+    if _listener is not None:
+        raise errors.failed()  # one server only
+    sock = socket.socket()
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("0.0.0.0", port))
+        sock.listen(_BACKLOG)
+    except OSError:
+        sock.close()
+        raise errors.failed()
+    sock.setblocking(False)
+    _listener, _port, _kind, _ca = sock, port, kind, ca
+    at.watch(sock, select.POLLIN, _on_accept)
+    return None
+
+
+def _stop():
+    global _listener
+    _at.unwatch(_listener)
+    _listener.close()
+    _listener = None
+
+
+def _on_accept(sock, events):
+    try:
+        conn, peer = sock.accept()
+    except OSError:
+        return
+    link_id = links.free_id()
+    if link_id < 0 or _server_links() >= _max_conn:
+        conn.close()
+        return
+    if _kind == links.SSL:
+        conn = ssl_accept(_at, conn, _ca, peer)
+        if conn is None:
+            return
+    admit(conn, peer)
+
+
+def admit(conn, peer):
+    """Enter an accepted client as a link and announce it."""
+    link_id = links.free_id()
+    if _listener is None or link_id < 0 or _server_links() >= _max_conn:
+        conn.close()  # the server stopped or filled up meanwhile (SSL handshake)
+        return
+    link = links.Link(link_id, _kind, conn, peer[0], peer[1], _port, 1)
+    links.add(link)
+    _at.urc(links.connect_message(link) + b"\r\n")
+
+
+def _server_links():
+    n = 0
+    for link in links.table:
+        if link is not None and link.server:
+            n += 1
+    return n
+
+
+def cipservermaxconn_query(at):
+    at.reply(b"+CIPSERVERMAXCONN:%d" % _max_conn)
+
+
+def cipservermaxconn_set(at, args):
+    global _max_conn
+    params.count(args, 1, 1)
+    value = params.int_at(args, 0, 1, MAX_LINKS)
+    if _listener is not None:
+        raise errors.failed()  # set it before the server starts
+    _max_conn = value
+
+
+def cipsto_query(at):
+    at.reply(b"+CIPSTO:%d" % _timeout_s)
+
+
+def cipsto_set(at, args):
+    global _timeout_s
+    params.count(args, 1, 1)
+    _timeout_s = params.int_at(args, 0, 0, 7200)
+
+
+def _idle_check(now):
+    if not _timeout_s:
+        return
+    limit = _timeout_s * 1000
+    for link in links.table:
+        if link is not None and link.server and not link.eof:
+            if time.ticks_diff(now, link.last_ms) > limit:
+                links.close(link)
+
+
+_TABLE = (
+    ("+CIPSERVER", None, cipserver_query, cipserver_set, None),
+    ("+CIPSERVERMAXCONN", None, cipservermaxconn_query, cipservermaxconn_set, None),
+    ("+CIPSTO", None, cipsto_query, cipsto_set, None),
+)
+
+
+def register(at):
+    global _at
+    _at = at
+    at.tick(_idle_check)
+    at.register(_TABLE)

@@ -1,0 +1,217 @@
+"""Passthrough and passive receive: AT+CIPMODE, AT+CIPSEND's execute form,
++++, AT+TRANSINTVL, AT+CIPRECONNINTV, AT+SAVETRANSLINK (esp-at-modern.md
+§3.3), and AT+CIPRECVMODE/CIPRECVTYPE/CIPRECVDATA/CIPRECVLEN (§3.6,
+wire-compat.md "Receiving")."""
+
+import re
+import time
+
+import pytest
+
+from host_tests import codes, radio
+from host_tests.netpeers import TcpPeer, UdpPeer
+
+
+@pytest.fixture
+def net(tmp_path):
+    module = radio.start(tmp_path / "m")
+    radio.join(module, "OpenNet")
+    peer = TcpPeer()
+    yield module, peer
+    module.stop()
+    peer.close()
+
+
+def escape(module):
+    """+++ with the silence rules around it."""
+    time.sleep(0.1)
+    module.write(b"+++")
+    time.sleep(0.1)
+
+
+# -- passthrough ------------------------------------------------------------------
+
+
+def test_passthrough_both_ways_and_escape(net):
+    module, peer = net
+    module.ok("AT+SYSMSG=1")
+    assert module.ok("AT+CIPMODE?") == b"+CIPMODE:0\r\n\r\nOK\r\n"
+    module.ok("AT+CIPMODE=1")
+    assert module.ok("AT+CIPMODE?") == b"+CIPMODE:1\r\n\r\nOK\r\n"
+    module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
+    conn = peer.conn()
+    assert module.error_code("AT+CIPSEND=4") == codes.FAILED  # no length in passthrough
+    module.write(b"AT+CIPSEND\r\n")
+    assert module.read_until(b">") == b"\r\nOK\r\n\r\n>"
+    module.write(b"AT+GMR\r\nraw bytes ++ +++x")
+    assert conn.wait_data(25) == b"AT+GMR\r\nraw bytes ++ +++x"
+    conn.send(b"from the peer")
+    assert module.read_exactly(13) == b"from the peer"  # raw, no +IPD
+    escape(module)
+    assert module.read_until(b"+QUITT\r\n", 3) == b"\r\n+QUITT\r\n"
+    time.sleep(1)  # ESP-AT wants a second before the next command
+    assert module.ok("AT") == b"\r\nOK\r\n"
+    # Still passthrough-receiving: network data comes raw.
+    conn.send(b"later")
+    assert module.read_exactly(5) == b"later"
+    # AT+CIPSEND enters again on the same link.
+    module.write(b"AT+CIPSEND\r\n")
+    module.read_until(b">")
+    module.write(b"again")
+    assert conn.wait_data(30).endswith(b"again")
+    escape(module)
+    module.read_until(b"+QUITT\r\n", 3)
+    time.sleep(1)
+    module.ok("AT+CIPMODE=0")
+    conn.send(b"framed")
+    assert module.read_until(b"framed", 5) == b"\r\n+IPD,6:framed"
+    module.ok("AT+CIPCLOSE")
+
+
+def test_plus_signs_without_silence_are_data(net):
+    module, peer = net
+    module.ok("AT+CIPMODE=1")
+    module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
+    conn = peer.conn()
+    module.write(b"AT+CIPSEND\r\n")
+    module.read_until(b">")
+    module.write(b"a+++")  # no silence before
+    time.sleep(0.1)
+    module.write(b"+++b")  # no silence after
+    assert conn.wait_data(8) == b"a++++++b"
+    escape(module)
+    time.sleep(1)
+    assert module.at("AT").endswith(b"\r\nOK\r\n")
+
+
+def test_cipmode_rules(net):
+    module, peer = net
+    module.ok("AT+CIPMUX=1")
+    assert module.error_code("AT+CIPMODE=1") == codes.FAILED  # needs single mode
+    module.ok("AT+CIPMUX=0")
+    module.ok("AT+CIPMODE=1")
+    assert module.error_code("AT+CIPMUX=1") == codes.FAILED
+    assert module.error_code("AT+CIPSEND") == codes.FAILED  # no link yet
+    assert module.error_code("AT+CIPMODE=2") == codes.invalid(0)
+    udp = UdpPeer()
+    try:
+        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,0,2' % udp.port)
+        assert module.error_code("AT+CIPSEND") == codes.FAILED  # UDP passthrough needs mode 0
+        module.ok("AT+CIPCLOSE")
+        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4321,0' % udp.port)
+        ip = radio.station_ip(module)
+        module.write(b"AT+CIPSEND\r\n")
+        module.read_until(b">")
+        module.write(b"datagram")
+        data, source = udp.recv()
+        assert data == b"datagram" and source == (ip, 4321)
+        udp.sock.sendto(b"back", source)
+        assert module.read_exactly(4) == b"back"
+        escape(module)
+        time.sleep(1)
+        module.ok("AT+CIPCLOSE")
+    finally:
+        udp.close()
+
+
+def test_transintvl_and_reconnintv(net):
+    module, _ = net
+    assert module.ok("AT+TRANSINTVL?") == b"+TRANSINTVL:20\r\n\r\nOK\r\n"
+    module.ok("AT+TRANSINTVL=0")
+    assert module.ok("AT+TRANSINTVL?") == b"+TRANSINTVL:0\r\n\r\nOK\r\n"
+    assert module.error_code("AT+TRANSINTVL=1001") == codes.invalid(0)
+    assert module.ok("AT+CIPRECONNINTV?") == b"+CIPRECONNINTV:1\r\n\r\nOK\r\n"
+    module.ok("AT+CIPRECONNINTV=5")
+    assert module.ok("AT+CIPRECONNINTV?") == b"+CIPRECONNINTV:5\r\n\r\nOK\r\n"
+    assert module.error_code("AT+CIPRECONNINTV=0") == codes.invalid(0)
+    assert module.error_code("AT+CIPRECONNINTV=36001") == codes.invalid(0)
+
+
+def test_savetranslink_enters_passthrough_at_boot(net):
+    module, peer = net
+    module.ok("AT+CWAUTOCONN=1")
+    module.ok('AT+SAVETRANSLINK=1,"127.0.0.1",%d,"TCP",10' % peer.port)
+    radio.restart(module, quiet=False)  # the UART is data from now on
+    conn = peer.conn(timeout=20)
+    conn.send(b"hello host")
+    assert module.read_until(b"hello host", 10).endswith(b"hello host")
+    module.write(b"hello peer")
+    assert conn.wait_data(10) == b"hello peer"
+    escape(module)
+    time.sleep(1)
+    module.ok("ATE0")
+    module.buffer = b""
+    module.ok("AT+SYSLOG=1")
+    module.ok("AT+SAVETRANSLINK=0")
+    assert module.error_code('AT+SAVETRANSLINK=1,"127.0.0.1",1,"FTP"') == codes.invalid(3)
+    radio.restart(module)  # no passthrough at boot any more
+    assert module.ok("AT+CIPMODE?") == b"+CIPMODE:0\r\n\r\nOK\r\n"
+
+
+# -- passive receive -------------------------------------------------------------------
+
+
+def test_passive_receive_notifies_once_and_again_after_partial_read(net):
+    module, peer = net
+    module.ok("AT+CIPMUX=1")
+    module.ok("AT+CIPRECVTYPE=2,1")
+    assert b"+CIPRECVTYPE:2,1\r\n" in module.ok("AT+CIPRECVTYPE?")
+    module.ok('AT+CIPSTART=2,"TCP","127.0.0.1",%d' % peer.port)
+    conn = peer.conn()
+    conn.send(b"0123456789")
+    assert module.read_until(b"+IPD,2,10\r\n", 5) == b"\r\n+IPD,2,10\r\n"
+    conn.send(b"abc")
+    assert module.read_for(0.5) == b""  # once, until the host reads
+    assert module.ok("AT+CIPRECVLEN?") == b"+CIPRECVLEN:-1,-1,13,-1,-1\r\n\r\nOK\r\n"
+    assert module.at("AT+CIPRECVDATA=2,4") == b"+CIPRECVDATA:4,0123\r\nOK\r\n"
+    assert module.read_until(b"+IPD,2,9\r\n", 5) == b"\r\n+IPD,2,9\r\n"
+    module.ok("AT+CIPDINFO=1")
+    reply = module.at("AT+CIPRECVDATA=2,100")
+    assert reply == b'+CIPRECVDATA:9,"127.0.0.1",%d,456789abc\r\nOK\r\n' % peer.port
+    assert module.error_code("AT+CIPRECVDATA=2,1") == codes.FAILED  # nothing buffered
+    assert module.error_code("AT+CIPRECVDATA=0,1") == codes.FAILED  # no such link
+
+
+def test_closed_is_held_until_the_buffer_is_drained(net):
+    module, peer = net
+    module.ok("AT+CIPRECVMODE=1")
+    assert module.ok("AT+CIPRECVMODE?") == b"+CIPRECVMODE:1\r\n\r\nOK\r\n"
+    module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
+    conn = peer.conn()
+    conn.send(b"last words")
+    conn.close()
+    assert module.read_until(b"+IPD,10\r\n", 5) == b"\r\n+IPD,10\r\n"
+    assert module.read_for(0.5) == b""  # no CLOSED yet
+    assert module.at("AT+CIPRECVDATA=10") == b"+CIPRECVDATA:10,last words\r\nOK\r\n"
+    assert module.read_until(b"CLOSED\r\n", 5) == b"CLOSED\r\n"
+
+
+def test_passive_backpressure_keeps_everything(net):
+    module, peer = net
+    module.ok("AT+CIPRECVMODE=1")
+    module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
+    conn = peer.conn()
+    body = bytes(range(251)) * 400  # 100400 bytes, far beyond the buffer
+    import threading
+
+    threading.Thread(target=conn.send, args=(body,), daemon=True).start()
+    got = b""
+    while len(got) < len(body):
+        module.read_until(re.compile(rb"\+IPD,\d+\r\n"), 10)
+        reply = module.at("AT+CIPRECVDATA=3000")
+        m = re.match(rb"\+CIPRECVDATA:(\d+),", reply)
+        n = int(m.group(1))
+        assert n <= 3000
+        got += reply[m.end() : m.end() + n]
+        assert reply[m.end() + n :] == b"\r\nOK\r\n"
+    assert got == body
+
+
+def test_switching_to_active_delivers_the_buffer(net):
+    module, peer = net
+    module.ok("AT+CIPRECVMODE=1")
+    module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
+    peer.conn().send(b"held")
+    module.read_until(b"+IPD,4\r\n", 5)
+    assert module.at("AT+CIPRECVMODE=0") == b"\r\n+IPD,4:held\r\nOK\r\n"
+    assert module.error_code("AT+CIPRECVDATA=4") == codes.FAILED  # active mode
