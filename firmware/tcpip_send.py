@@ -246,9 +246,9 @@ class _Streamer(_Sink):
             except OSError:
                 self.failed = True
         self.filled = 0
-        while self.sent >= self.next_report:
+        if self.sent >= self.next_report:  # one report, however many steps passed
             self.at.write(b"\r\n+CIPSENDL:%d,%d\r\n" % (self.sent, self.received))
-            self.next_report += _report_step
+            self.next_report = (self.sent // _report_step + 1) * _report_step
 
 
 def cipsendl_set(at, args):

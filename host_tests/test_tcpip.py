@@ -190,6 +190,7 @@ def test_cipsendl_streams_and_reports(net):
     reports = [(int(a), int(b)) for a, b in re.findall(rb"\+CIPSENDL:(\d+),(\d+)", reply)]
     assert reports and reports[-1][0] == 20000
     assert all(sent <= received for sent, received in reports)
+    assert len(set(reports)) == len(reports)  # no report repeated
     assert peer.conn().wait_data(20000) == data
     assert module.error_code("AT+CIPSENDLCFG=99") == codes.invalid(0)
     assert module.error_code("AT+CIPSENDLCFG=100,2921") == codes.invalid(1)
