@@ -6,13 +6,12 @@
 # When data cannot be taken (a command is running, the ring is full, a
 # passive buffer is full) the socket is simply not polled for input any more:
 # TCP's window then slows the peer down, so nothing is lost.
-import select
 import socket
 import time
 
 from micropython import const
 
-from firmware import ring
+from firmware import params, ring
 
 MAX_LINKS = const(5)
 IPD_MAX = const(2920)  # payload bytes per +IPD frame
@@ -32,7 +31,7 @@ mux = 0  # AT+CIPMUX
 dinfo = 0  # AT+CIPDINFO
 recv_modes = bytearray(MAX_LINKS)  # AT+CIPRECVTYPE per link id (0 active, 1 passive)
 passthrough = None  # the passthrough session (firmware.passthrough) while one runs
-raw_receive = False  # AT+CIPMODE=1: data reaches the host raw, without +IPD
+raw_receive = False  # AT+CIPMODE (1: data reaches the host raw, without +IPD)
 table = [None] * MAX_LINKS
 closed_since_got_ip = False  # AT+CIPSTATUS reports 4 after a link closed
 
@@ -93,8 +92,14 @@ def init(at, board):
     at.tick(_resume_paused, True)
 
 
-def ring_slots_free():
-    return _ring.free_slots()
+def split_id(args, least, most, top=MAX_LINKS - 1):
+    """[<id>,]<rest> as AT+CIPMUX has it: (link id, index of <rest>), with
+    least..most parameters in <rest>; top is MAX_LINKS where 5 means all."""
+    if mux:
+        params.count(args, least + 1, most + 1)
+        return params.int_at(args, 0, 0, top), 1
+    params.count(args, least, most)
+    return 0, 0
 
 
 def free_id():

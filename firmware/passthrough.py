@@ -34,7 +34,6 @@ _SEND_TIMEOUT_MS = const(10000)
 _PLUS = const(0x2B)
 _IN = const(1)  # select.POLLIN
 
-cipmode = 0
 _interval_ms = 20  # AT+TRANSINTVL
 _reconnect_100ms = 1  # AT+CIPRECONNINTV
 _at = None
@@ -281,8 +280,7 @@ def _tick(now):
 
 def enter(at):
     """AT+CIPSEND with no parameters: start a session on link 0."""
-    global _session
-    if not cipmode or links.mux:
+    if not links.raw_receive or links.mux:
         raise errors.failed()
     link = links.table[0]
     if link is None or (link.kind == UDP and link.udp_mode != 0):
@@ -306,16 +304,14 @@ def _start(at, link):
 
 
 def cipmode_query(at):
-    at.reply(b"+CIPMODE:%d" % cipmode)
+    at.reply(b"+CIPMODE:%d" % links.raw_receive)
 
 
 def cipmode_set(at, args):
-    global cipmode
     params.count(args, 1, 1)
     value = params.int_at(args, 0, 0, 1)
     if value and links.mux:
         raise errors.failed()  # passthrough needs AT+CIPMUX=0
-    cipmode = value
     links.raw_receive = value == 1
 
 
@@ -369,11 +365,10 @@ def savetranslink_set(at, args):
 def _start_saved(at, record):
     """AT+SAVETRANSLINK at boot: the UART is data from the start, as on
     ESP-AT; a TCP link is dialled until its server answers."""
-    global cipmode, _session
+    global _session
     kind, port, extra, host = record.decode().split(",", 3)
     port = int(port)
     extra = int(extra)
-    cipmode = 1
     links.raw_receive = True
     if kind == UDP:
         try:

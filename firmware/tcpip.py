@@ -16,7 +16,6 @@ import time
 from micropython import const
 
 from firmware import errors, links, netif, params
-from firmware.at import DONE
 from firmware.links import MAX_LINKS, SSL, TCP, UDP
 
 _CONNECT_TIMEOUT_MS = const(5000)
@@ -39,21 +38,11 @@ def _ephemeral():
     return _EPHEMERAL_LOW + _next_port
 
 
-def _link_id(args, least, most):
-    """Splits [<id>,]... by AT+CIPMUX: returns (link id, index of the next
-    argument)."""
-    if links.mux:
-        params.count(args, least + 1, most + 1)
-        return params.int_at(args, 0, 0, MAX_LINKS - 1), 1
-    params.count(args, least, most)
-    return 0, 0
-
-
 # -- AT+CIPSTART / AT+CIPSTARTEX -----------------------------------------------
 
 
 def cipstart_set(at, args):
-    link_id, i = _link_id(args, 3, 7) if args and type(args[0]) is int else (None, 0)
+    link_id, i = links.split_id(args, 3, 7) if args and type(args[0]) is int else (None, 0)
     if link_id is None:
         if links.mux:
             raise errors.invalid(0)
@@ -264,21 +253,12 @@ def cipmux_set(at, args):
         return None
     if links.count():
         raise errors.failed()  # only without connections
-    if value == 1 and _cipmode() == 1:
+    if value == 1 and links.raw_receive:
         raise errors.failed()
     if value == 0 and _server_running():
         raise errors.failed()
     links.mux = value
     return None
-
-
-def _cipmode():
-    try:
-        from firmware import passthrough
-
-        return passthrough.cipmode
-    except ImportError:
-        return 0
 
 
 def _server_running():
@@ -334,14 +314,7 @@ def ciptcpopt_query(at):
 
 
 def ciptcpopt_set(at, args):
-    if links.mux:
-        params.count(args, 4, 5)
-        link_id = params.int_at(args, 0, 0, MAX_LINKS)
-        i = 1
-    else:
-        params.count(args, 3, 4)
-        link_id = 0
-        i = 0
+    link_id, i = links.split_id(args, 3, 4, MAX_LINKS)
     linger = params.int_at(args, i, -1, 0x7FFFFFFF, -1)
     nodelay = params.int_at(args, i + 1, 0, 1, 0)
     sndtimeo = params.int_at(args, i + 2, 0, 0x7FFFFFFF, 0)

@@ -36,14 +36,7 @@ def ciprecvtype_query(at):
 
 
 def ciprecvtype_set(at, args):
-    if links.mux:
-        params.count(args, 2, 3)
-        link_id = params.int_at(args, 0, 0, MAX_LINKS)
-        i = 1
-    else:
-        params.count(args, 1, 2)
-        link_id = 0
-        i = 0
+    link_id, i = links.split_id(args, 1, 2, MAX_LINKS)
     mode = params.int_at(args, i, 0, 1)
     params.int_at(args, i + 1, 0, 0, 0)  # report mode: only "total buffered"
     _check_mode(mode)
@@ -53,14 +46,7 @@ def ciprecvtype_set(at, args):
 
 
 def ciprecvdata_set(at, args):
-    if links.mux:
-        params.count(args, 2, 2)
-        link_id = params.int_at(args, 0, 0, MAX_LINKS - 1)
-        i = 1
-    else:
-        params.count(args, 1, 1)
-        link_id = 0
-        i = 0
+    link_id, i = links.split_id(args, 1, 1)
     wanted = params.int_at(args, i, 1, 0x7FFFFFFF)
     link = links.table[link_id]
     if link is None or not link.passive() or not link.queue.total:

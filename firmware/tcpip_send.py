@@ -11,7 +11,7 @@ from micropython import const
 
 from firmware import errors, links, params
 from firmware.at import DONE
-from firmware.links import MAX_LINKS, UDP
+from firmware.links import UDP
 
 _SEND_MAX = const(8192)
 _IPD_GAP_MS = const(20)  # quiet time after SEND OK before network data
@@ -24,19 +24,6 @@ SEND_FAIL = b"\r\nSEND FAIL\r\n"
 _report_step = 1024  # AT+CIPSENDLCFG
 _transmit = 2920
 _at = None
-
-
-def _target(at, args, most_extra):
-    """[<id>,]<len>[,"host",<port>] -> (link, length, remote or None)."""
-    if links.mux:
-        params.count(args, 2, 2 + most_extra)
-        link_id = params.int_at(args, 0, 0, MAX_LINKS - 1)
-        i = 1
-    else:
-        params.count(args, 1, 1 + most_extra)
-        link_id = 0
-        i = 0
-    return link_id, i
 
 
 def _link_for(at, link_id, args, i, longest):
@@ -60,16 +47,16 @@ def _link_for(at, link_id, args, i, longest):
 
 
 def cipsend_set(at, args):
-    link_id, i = _target(at, args, 2)
-    if _cipmode():
+    link_id, i = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
+    if links.raw_receive:
         raise errors.failed()  # passthrough takes no length
     link, length, remote = _link_for(at, link_id, args, i, _SEND_MAX)
     return _send(at, link, length, remote, False)
 
 
 def cipsendex_set(at, args):
-    link_id, i = _target(at, args, 2)
-    if _cipmode():
+    link_id, i = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
+    if links.raw_receive:
         raise errors.failed()
     link, length, remote = _link_for(at, link_id, args, i, _SEND_MAX)
     return _send(at, link, length, remote, True)
@@ -81,15 +68,6 @@ def cipsend_execute(at):
     except ImportError:
         raise errors.no_api()
     return passthrough.enter(at)
-
-
-def _cipmode():
-    try:
-        from firmware import passthrough
-
-        return passthrough.cipmode
-    except ImportError:
-        return 0
 
 
 class _Sink:
@@ -252,8 +230,8 @@ class _Streamer(_Sink):
 
 
 def cipsendl_set(at, args):
-    link_id, i = _target(at, args, 2)
-    if _cipmode():
+    link_id, i = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
+    if links.raw_receive:
         raise errors.failed()
     link, length, remote = _link_for(at, link_id, args, i, 0x7FFFFFFF)
     return _send_long(at, link, length, remote)

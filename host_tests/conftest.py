@@ -1,6 +1,7 @@
 import pytest
 
-from host_tests.radio import start
+from host_tests.netpeers import TcpPeer
+from host_tests.radio import join, start
 from tools.vmodule import VirtualModule
 
 
@@ -37,3 +38,18 @@ def m(tmp_path):
     module = start(tmp_path / "m")
     yield module
     module.stop()
+
+
+@pytest.fixture
+def online(m):
+    """The radio tests' module, its station joined to the open AP."""
+    join(m, "OpenNet")
+    return m
+
+
+@pytest.fixture
+def net(online):
+    """An online module and a TCP peer on 127.0.0.1 (the data-plane tests)."""
+    peer = TcpPeer()
+    yield online, peer
+    peer.close()

@@ -24,7 +24,6 @@ import time
 
 import pytest
 
-from host_tests import radio
 
 MB = 1024 * 1024
 BULK = 10 * MB
@@ -390,10 +389,9 @@ def leave_passthrough(module):
 
 
 @pytest.fixture
-def net(tmp_path):
+def net(online):
     """A quiet, unpaced module on OpenNet with RTS/CTS on."""
-    module = radio.start(tmp_path / "m")
-    radio.join(module, "OpenNet")
+    module = online
     module.ok(FLOW)
     servers = []
 
@@ -403,7 +401,6 @@ def net(tmp_path):
         return server
 
     yield module, serve
-    module.stop()
     for server in servers:
         server.close()
 

@@ -6,20 +6,8 @@ wire-compat.md "Receiving")."""
 import re
 import time
 
-import pytest
-
 from host_tests import codes, radio
-from host_tests.netpeers import TcpPeer, UdpPeer
-
-
-@pytest.fixture
-def net(tmp_path):
-    module = radio.start(tmp_path / "m")
-    radio.join(module, "OpenNet")
-    peer = TcpPeer()
-    yield module, peer
-    module.stop()
-    peer.close()
+from host_tests.netpeers import UdpPeer
 
 
 def escape(module):

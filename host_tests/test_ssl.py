@@ -47,12 +47,9 @@ def pki(tmp_path_factory):
 
 
 @pytest.fixture
-def net(tmp_path):
+def net(online, tmp_path):
     """A module whose station has joined OpenNet; its state folder."""
-    module = radio.start(tmp_path / "m")
-    radio.join(module, "OpenNet")
-    yield module, tmp_path / "m"
-    module.stop()
+    return online, tmp_path / "m"
 
 
 @pytest.fixture

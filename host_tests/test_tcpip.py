@@ -8,19 +8,8 @@ import socket
 import pytest
 
 from host_tests import codes, radio
-from host_tests.netpeers import TcpPeer, UdpPeer, wait_until
+from host_tests.netpeers import UdpPeer, wait_until
 from host_tests.peers import dns_server  # noqa: F401
-
-
-@pytest.fixture
-def net(tmp_path):
-    """A module whose station has joined OpenNet, and a TCP peer."""
-    module = radio.start(tmp_path / "m")
-    radio.join(module, "OpenNet")
-    peer = TcpPeer()
-    yield module, peer
-    module.stop()
-    peer.close()
 
 
 def send(module, command, data):
