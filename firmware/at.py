@@ -28,6 +28,7 @@ _URC_SLOTS = const(32)
 _IDLE_POLL_MS = const(1000)
 _TICK_MS = const(10)  # how often tickers run: at most, and at the least
 _FOREVER_MS = const(3_600_000)
+_CANCEL_GUARD_MS = const(20)  # the silence after a "+++" that cancels a > block
 _LF = const(0x0A)
 _CR = const(0x0D)
 
@@ -78,6 +79,9 @@ class Engine:
         self._task_wake = 0
         self._block_left = 0
         self._block_sink = None
+        self._block_taken = 0  # bytes of the > block so far
+        self._block_head = bytearray(3)  # its first three (a "+++" cancels)
+        self._block_at = 0  # when the last of them arrived
         self._watched = {}
         self._tickers = []
         self._prompt_tickers = []
@@ -167,16 +171,28 @@ class Engine:
         """Wait until everything written has left the UART."""
         self.uart.flush()
 
-    def receive(self, length, sink, prompt=PROMPT):
+    def receive(self, length, sink, prompt=PROMPT, cancel=False):
         """Generator for handlers: prompt, then pass the next `length` raw
         bytes from the UART to sink(memoryview) as they arrive. A sink that
-        finds the end of its data early returns how many bytes it used."""
+        finds the end of its data early returns how many bytes it used.
+        cancel=True: a block that is only "+++" followed by silence ends
+        there (ESP-AT's way out of AT+CIPSEND's data): returns True then."""
         self._block_sink = sink
         self._block_left = length
+        self._block_taken = 0
         self.uart.write(prompt)
         while self._block_left:
-            yield _FOREVER_MS
+            if cancel and self._block_taken == 3 and self._block_head == b"+++":
+                quiet = time.ticks_diff(time.ticks_ms(), self._block_at)
+                if quiet >= _CANCEL_GUARD_MS:
+                    self._block_left = 0
+                    self._block_sink = None
+                    return True
+                yield _CANCEL_GUARD_MS - quiet
+            else:
+                yield _FOREVER_MS
         self._block_sink = None
+        return False
 
     # -- the loop ---------------------------------------------------------
 
@@ -241,6 +257,12 @@ class Engine:
                 else:  # the sink found the end of its data early
                     take = used
                     self._block_left = 0
+                if self._block_taken < 3:  # keep the head: "+++" may cancel
+                    head = min(3 - self._block_taken, take)
+                    self._block_head[self._block_taken : self._block_taken + head] = self._rxmv[i : i + head]
+                    self._block_at = time.ticks_ms()
+                    self._task_wake = self._block_at  # the handler looks at it
+                self._block_taken += take
                 i += take
                 if not self._block_left:
                     self._task_wake = time.ticks_ms()

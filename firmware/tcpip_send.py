@@ -150,7 +150,9 @@ class _Collector(_Sink):
 
 def _send(at, link, length, remote, escapes):
     collector = _Collector(link, length, escapes)
-    yield from at.receive(length, collector)
+    if (yield from at.receive(length, collector, cancel=True)):
+        at.write(b"\r\nSEND Canceled\r\n")
+        return DONE
     at.write(b"\r\nRecv %d bytes\r\n" % collector.received)
     ok = not collector.failed
     if ok:
@@ -239,7 +241,9 @@ def cipsendl_set(at, args):
 
 def _send_long(at, link, length, remote):
     streamer = _Streamer(at, link, remote)
-    yield from at.receive(length, streamer)
+    if (yield from at.receive(length, streamer, cancel=True)):
+        at.write(b"\r\nSEND CANCELLED\r\n")  # (ESP-AT's spelling here)
+        return DONE
     streamer.flush()
     if streamer.sent % _report_step:
         at.write(b"\r\n+CIPSENDL:%d,%d\r\n" % (streamer.sent, streamer.received))

@@ -4,6 +4,7 @@ pty against real peers on loopback."""
 
 import re
 import socket
+import time
 
 import pytest
 
@@ -158,6 +159,46 @@ def test_cipsend_waits_for_data_split_over_writes(net):
     module.write(b"cdef")
     assert module.read_until(b"SEND OK\r\n") == b"\r\nRecv 6 bytes\r\n\r\nSEND OK\r\n"
     assert peer.conn().wait_data(6) == b"abcdef"
+
+
+def test_plus_plus_plus_alone_cancels_a_cipsend_block(net):
+    module, peer = net
+    module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
+    conn = peer.conn()
+    module.write(b"AT+CIPSEND=10\r\n")
+    module.read_until(b">")
+    module.write(b"+++")
+    assert module.read_until(b"\r\n", 2) + module.read_until(b"\r\n", 2) == b"\r\nSEND Canceled\r\n"
+    assert module.ok("AT") == b"\r\nOK\r\n"  # commands again
+    # "+++" that data follows, "+++" inside the data, and "+++" as all the
+    # announced bytes are data.
+    module.write(b"AT+CIPSEND=5\r\n")
+    module.read_until(b">")
+    module.write(b"+++ab")
+    assert module.read_until(b"SEND OK\r\n") == b"\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n"
+    assert send(module, "AT+CIPSEND=7", b"ab+++cd").endswith(b"\r\nSEND OK\r\n")
+    assert send(module, "AT+CIPSEND=3", b"+++").endswith(b"\r\nSEND OK\r\n")
+    assert conn.wait_data(15) == b"+++abab+++cd+++"
+    time.sleep(0.2)
+    assert len(conn.data) == 15  # the cancelled "+++" never went out
+
+
+def test_plus_plus_plus_cancels_cipsendex_and_cipsendl(net):
+    module, peer = net
+    module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
+    conn = peer.conn()
+    module.write(b"AT+CIPSENDEX=10\r\n")
+    module.read_until(b">")
+    module.write(b"+++")
+    assert module.read_until(b"Canceled\r\n", 2) == b"\r\nSEND Canceled\r\n"
+    module.write(b"AT+CIPSENDL=5000\r\n")
+    module.read_until(b">")
+    module.write(b"+++")
+    assert module.read_until(b"CANCELLED\r\n", 2) == b"\r\nSEND CANCELLED\r\n"
+    assert send(module, "AT+CIPSEND=2", b"ok").endswith(b"\r\nSEND OK\r\n")
+    assert conn.wait_data(2) == b"ok"
+    time.sleep(0.2)
+    assert conn.data == b"ok"
 
 
 def test_cipsendex_ends_at_backslash_zero(net):
