@@ -2,7 +2,8 @@
 # that firmware/main.py imports on first use (LAZY): do not edit. For each
 # group, the rows that stand for its commands until it is imported (see
 # Engine.register in firmware/at.py): the name, 1 or None for each form
-# (test, query, set, execute), the group; then its aliases.
+# (test, query, set, execute), the group; then its aliases; then the key of
+# the setting that, when saved, has the group imported at boot (or None).
 TABLES = {
     "sleep": (
         (
@@ -12,12 +13,14 @@ TABLES = {
             ("+SYSLSP", None, None, None, 1, "sleep"),
         ),
         (("+SYSLPCFG", "+SYSLSPCFG"), ("+SYSLSLSP", "+SYSLSP")),
+        None,
     ),
     "rf": (
         (
             ("+RFPOWER", None, 1, 1, None, "rf"),
         ),
         (),
+        None,
     ),
     "storage": (
         (
@@ -26,6 +29,14 @@ TABLES = {
             ("+FSMOUNT", None, None, 1, None, "storage"),
         ),
         (),
+        None,
+    ),
+    "ota": (
+        (
+            ("+SYSROLLBACK", None, 1, None, 1, "ota"),
+        ),
+        (),
+        None,
     ),
     "wifi_scan": (
         (
@@ -33,6 +44,17 @@ TABLES = {
             ("+CWLAP", None, None, 1, 1, "wifi_scan"),
         ),
         (),
+        None,
+    ),
+    "wifi_ap": (
+        (
+            ("+CWSAP", None, 1, 1, None, "wifi_ap"),
+            ("+CWLIF", None, None, None, 1, "wifi_ap"),
+            ("+CWQIF", None, None, 1, 1, "wifi_ap"),
+            ("+CWDHCPS", None, 1, 1, None, "wifi_ap"),
+        ),
+        (),
+        None,
     ),
     "wifi_noapi": (
         (
@@ -42,6 +64,7 @@ TABLES = {
             ("+CWJEAP", None, 1, 1, None, "wifi_noapi"),
         ),
         (),
+        None,
     ),
     "tcpip_send": (
         (
@@ -51,6 +74,7 @@ TABLES = {
             ("+CIPSENDLCFG", None, 1, 1, None, "tcpip_send"),
         ),
         (),
+        None,
     ),
     "tcpip_recv": (
         (
@@ -60,6 +84,7 @@ TABLES = {
             ("+CIPRECVLEN", None, 1, None, None, "tcpip_recv"),
         ),
         (("+CIPRCVLEN", "+CIPRECVLEN"),),
+        None,
     ),
     "tcpip_server": (
         (
@@ -68,6 +93,17 @@ TABLES = {
             ("+CIPSTO", None, 1, 1, None, "tcpip_server"),
         ),
         (),
+        None,
+    ),
+    "passthrough": (
+        (
+            ("+CIPMODE", None, 1, 1, None, "passthrough"),
+            ("+TRANSINTVL", None, 1, 1, None, "passthrough"),
+            ("+CIPRECONNINTV", None, 1, 1, None, "passthrough"),
+            ("+SAVETRANSLINK", None, None, 1, None, "passthrough"),
+        ),
+        (),
+        "translink",
     ),
     "ssl": (
         (
@@ -79,6 +115,15 @@ TABLES = {
             ("+CIPSSLCPSKHEX", None, 1, 1, None, "ssl"),
         ),
         (("+CIPSSLCONF", "+CIPSSLCCONF"),),
+        None,
+    ),
+    "dns": (
+        (
+            ("+CIPDOMAIN", None, None, 1, None, "dns"),
+            ("+CIPDNS", None, 1, 1, None, "dns"),
+        ),
+        (),
+        "dns",
     ),
     "sntp": (
         (
@@ -87,11 +132,13 @@ TABLES = {
             ("+CIPSNTPINTV", None, 1, 1, None, "sntp"),
         ),
         (),
+        None,
     ),
     "ping": (
         (
             ("+PING", None, None, 1, None, "ping"),
         ),
         (),
+        None,
     ),
 }

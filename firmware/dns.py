@@ -179,7 +179,7 @@ def cipdns_set(at, args):
         raise errors.failed()
     _manual = manual
     _servers = chosen
-    at.settings.put_str("dns", ",".join(chosen) if manual else "0")
+    at.settings.put_str("dns", ",".join(chosen) if manual else "")
 
 
 def _tick(now):
@@ -195,6 +195,9 @@ def _tick(now):
         pass
 
 
+# Imported at boot only when manual servers are saved (firmware/main.py).
+BOOT_SETTING = "dns"
+
 COMMANDS = (
     ("+CIPDOMAIN", None, None, cipdomain_set, None),
     ("+CIPDNS", None, cipdns_query, cipdns_set, None),
@@ -203,8 +206,8 @@ COMMANDS = (
 
 def register(at):
     global _manual, _servers, _next_check
-    saved = at.settings.get_str("dns", "0")
-    if saved != "0":
+    saved = at.settings.get_str("dns", "")
+    if saved and saved != "0":  # "0": automatic, as stored before
         _manual = 1
         _servers = tuple(saved.split(","))
         try:

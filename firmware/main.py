@@ -1,6 +1,9 @@
 # Boot: settings, the AT UART, the command groups, then "ready" and the loop.
 import gc
 import os
+import sys
+
+import esp32
 
 from firmware import uartcfg
 from firmware.at import Engine, log
@@ -19,19 +22,20 @@ GROUPS = (
 # the heap of those a host never uses: placeholder rows from
 # firmware/cmdindex.py (python -m tools.cmdindex rewrites it) keep their
 # place in AT+CMD? until then. Only groups whose register() has nothing to
-# do at boot: sleep, rf and wifi_scan just restore the Wi-Fi mode (wifi and
-# netif do that at boot), storage allocates its buffer, wifi_noapi nothing.
-# The others stay imported at boot: basic loads AT+SYSMSG for every group,
-# uartcfg is imported anyway, ota confirms the running app to the
-# bootloader, wifi restores and auto-connects, wifi_ap and netif apply their
-# settings whenever an interface comes up, eth starts Ethernet, tcpip and
-# passthrough restore AT+SAVETRANSLINK, dns restores AT+CIPDNS. So does a
-# group not named here. Of the TCP/IP groups only the commands are lazy:
-# tcpip_send, tcpip_recv, tcpip_server, sntp and ping keep nothing at boot,
-# and ssl (its settings, its hooks) is imported by the first SSL link too.
+# do at boot, or something only when a setting is saved: those name it in
+# BOOT_SETTING and are imported at boot when it holds a value (passthrough:
+# AT+SAVETRANSLINK; dns: manual AT+CIPDNS servers); wifi_ap is imported
+# when the SoftAP comes up (see _import_with_softap). The others stay
+# imported at boot: basic loads AT+SYSMSG for every group, uartcfg is
+# imported anyway, wifi restores and auto-connects, netif applies its
+# settings whenever an interface comes up, eth starts Ethernet, tcpip
+# keeps the link table behind AT+CIPSTATUS. So does a group not named here.
+# ssl (its settings, its hooks) is also imported by the first SSL link,
+# passthrough by AT+CIPSEND in AT+CIPMODE=1, dns by the first name to look
+# up.
 LAZY = (
-    "sleep", "rf", "storage", "wifi_scan", "wifi_noapi",
-    "tcpip_send", "tcpip_recv", "tcpip_server", "ssl", "sntp", "ping",
+    "sleep", "rf", "storage", "ota", "wifi_scan", "wifi_ap", "wifi_noapi",
+    "tcpip_send", "tcpip_recv", "tcpip_server", "passthrough", "ssl", "dns", "sntp", "ping",
 )
 
 
@@ -45,6 +49,42 @@ def _present(name):
         except OSError:
             pass
     return folder.startswith(".frozen")  # no files to look at: all of it
+
+
+def _intern_names(names):
+    """Import each group of names once, and let it go again (with what it
+    imported): the names its code uses stay interned. MicroPython grows its
+    table of interned names by doubling it, in one block of the heap; this
+    way that happens at boot, while the heap is in one piece, instead of
+    when a group is first used in a heap that long-lived objects and TLS
+    sessions have fragmented."""
+    import firmware
+
+    for name in names:
+        before = set(sys.modules)
+        try:
+            __import__("firmware." + name)
+        except ImportError:
+            pass
+        for key in [key for key in sys.modules if key not in before]:
+            del sys.modules[key]
+            short = key[len("firmware.") :]
+            if key.startswith("firmware.") and hasattr(firmware, short):
+                delattr(firmware, short)
+        gc.collect()
+
+
+def _import_with_softap(at):
+    """Have firmware.wifi_ap imported whenever the SoftAP is up (now, or
+    after a mode change): it applies the saved AT+CWSAP and reports the
+    SoftAP's stations."""
+    from firmware import radio
+
+    def hook(old, new):
+        if new & radio.AP:
+            at.load("wifi_ap")  # nothing once it is in
+
+    radio.add_hook(hook)
 
 
 def start(board):
@@ -61,7 +101,11 @@ def start(board):
     for name in GROUPS:
         if name in LAZY and name in TABLES:
             if _present(name):
-                at.register(*TABLES[name])
+                rows, aliases, boot_key = TABLES[name]
+                at.register(rows, aliases)
+                if boot_key is not None and settings.get_bytes(boot_key):
+                    at.load(name)  # a saved setting needs it now
+                    gc.collect()
             continue
         try:
             group = __import__("firmware." + name, None, None, ("register",))
@@ -74,6 +118,15 @@ def start(board):
         # from the bottom up and the top stays in one piece for the
         # buffers of the groups loaded later (firmware.storage: 4 KB).
         gc.collect()
+    _intern_names([name for name in LAZY if name in TABLES and _present(name)])
+    if "wifi_ap" in LAZY and "wifi_ap" in TABLES and _present("wifi_ap"):
+        _import_with_softap(at)
+    # The bootloader rolls back an app that never confirms itself; getting
+    # this far is the confirmation. Builds without rollback raise OSError.
+    try:
+        esp32.Partition.mark_app_valid_cancel_rollback()
+    except OSError:
+        pass
     log("boot done")
     at.write(b"\r\nready\r\n")
     at.run()

@@ -69,10 +69,5 @@ COMMANDS = (("+SYSROLLBACK", None, sysrollback_query, None, sysrollback_execute)
 
 
 def register(at):
-    # The bootloader rolls back an app that never confirms itself; getting
-    # this far is the confirmation. Builds without rollback raise OSError.
-    try:
-        esp32.Partition.mark_app_valid_cancel_rollback()
-    except OSError:
-        pass
+    # (firmware.main confirms the running app to the bootloader at boot.)
     at.register(COMMANDS)

@@ -388,6 +388,9 @@ def _start_saved(at, record):
     at.take_uart(True, _session.on_input)
 
 
+# Imported at boot only when AT+SAVETRANSLINK saved a link (firmware/main.py).
+BOOT_SETTING = "translink"
+
 _TABLE = (
     ("+CIPMODE", None, cipmode_query, cipmode_set, None),
     ("+TRANSINTVL", None, transintvl_query, transintvl_set, None),

@@ -60,7 +60,7 @@ def set_mode(new):
         state = 0
     if not new & AP:
         ap().active(False)
-    for hook in _hooks:
+    for hook in tuple(_hooks):  # a hook may add one (an imported group's)
         hook(old, new)
 
 

@@ -10,8 +10,11 @@ index, so that AT+CMD? lists every command in its place and the dispatcher
 knows which module to import. The index is read from the groups' sources
 (without running them): a lazy group keeps its commands in literal tables
 (COMMANDS, and ALIASES if it has aliases: any module-level names) and its
-register(at) passes exactly those to at.register() once. host_tests/test_ram.py fails while the index is out
-of date.
+register(at) passes exactly those to at.register() once. A lazy group that
+has something to do at boot only when a setting is saved (AT+SAVETRANSLINK,
+AT+CIPDNS) names that setting's key in a literal BOOT_SETTING: the index
+carries it, and boot imports the group when the key holds a non-empty value.
+host_tests/test_ram.py fails while the index is out of date.
 """
 
 import argparse
@@ -28,7 +31,8 @@ HEADER = """\
 # that firmware/main.py imports on first use (LAZY): do not edit. For each
 # group, the rows that stand for its commands until it is imported (see
 # Engine.register in firmware/at.py): the name, 1 or None for each form
-# (test, query, set, execute), the group; then its aliases.
+# (test, query, set, execute), the group; then its aliases; then the key of
+# the setting that, when saved, has the group imported at boot (or None).
 """
 
 
@@ -96,6 +100,17 @@ def group_table(group):
     return tuple(rows), aliases
 
 
+def boot_setting(group):
+    """The BOOT_SETTING key of a group (str), or None."""
+    path = FIRMWARE / (group + ".py")
+    node = _literal(ast.parse(path.read_text()), "BOOT_SETTING")
+    if node is None:
+        return None
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        raise CmdIndexError("firmware/%s.py: BOOT_SETTING is not a literal string" % group)
+    return node.value
+
+
 def _py(value):
     """Python source of a tuple of names, in the project's quotes."""
     text = repr(value)
@@ -116,7 +131,7 @@ def index_text():
         rows, aliases = group_table(group)
         lines.append("    %s: (\n        (\n" % _py(group))
         lines += ["            %s,\n" % _py(row) for row in rows]
-        lines.append("        ),\n        %s,\n    ),\n" % _py(aliases))
+        lines.append("        ),\n        %s,\n        %s,\n    ),\n" % (_py(aliases), _py(boot_setting(group))))
     lines.append("}\n")
     return "".join(lines)
 

@@ -23,6 +23,11 @@ ULP_WAKE = 6
 
 _PARITY_NAMES = {None: "None", 0: "0", 1: "1"}
 
+# The RX ring of the AT UART's driver: on the chip IDF memory, not the
+# Python heap, so it is made here, with the stand-ins, before the firmware
+# starts (at the boards' rxbuf; another size gets a buffer of its own).
+_rx_ring = bytearray(8192)
+
 
 def reset_cause():
     return simlink.RESET_CAUSE
@@ -269,7 +274,8 @@ class UART(io.IOBase):
 
     def _resize(self):
         self._size = self._config["rxbuf"]
-        self._rx = bytearray(max(self._size, 256))
+        size = max(self._size, 256)
+        self._rx = _rx_ring if size == len(_rx_ring) else bytearray(size)
         self._rxmv = memoryview(self._rx)
         self._rs = self._re = 0
 
