@@ -17,3 +17,16 @@ TXBUF = 8192
 FS_ROOT = "/at_fs"
 # No Ethernet: the ESP32-C3 has no Ethernet MAC.
 ETH_PHY = None
+# AT+CIUPDATE's update server (ESP-AT fixes it when it is built:
+# CONFIG_AT_OTA_SERVER_IP/_PORT, CONFIG_AT_OTA_SSL_SERVER_IP/_PORT). By
+# default a machine named esp-at-ota on the local network (most routers'
+# DNS answers for their DHCP clients' names); put your own server here. It
+# serves, over HTTP on OTA_PORT (<ota mode> 0) and HTTPS on OTA_SSL_PORT
+# (<ota mode> 1), each image at OTA_PATH and the newest version's name, as
+# text, at OTA_LATEST ({name}: <"firmware name">, "ota" for the app;
+# {version}: <"version">). OTA_HOST = None: no server, AT+CIUPDATE fails.
+OTA_HOST = "esp-at-ota"
+OTA_PORT = 80
+OTA_SSL_PORT = 443
+OTA_PATH = "/{name}/{version}.bin"
+OTA_LATEST = "/{name}/latest"

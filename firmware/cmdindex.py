@@ -141,4 +141,12 @@ TABLES = {
         (),
         None,
     ),
+    "ota_update": (
+        (
+            ("+CIUPDATE", None, 1, 1, 1, "ota_update"),
+            ("+USEROTA", None, None, 1, None, "ota_update"),
+        ),
+        (),
+        None,
+    ),
 }

@@ -15,7 +15,7 @@ GROUPS = (
     "basic", "uartcfg", "sleep", "rf", "storage", "ota",
     "wifi", "wifi_scan", "wifi_ap", "netif", "wifi_noapi", "eth",
     "tcpip", "tcpip_send", "tcpip_recv", "tcpip_server", "passthrough", "ssl",
-    "dns", "sntp", "ping",
+    "dns", "sntp", "ping", "ota_update",
 )
 
 # Groups imported the first time one of their commands arrives, to spare
@@ -35,7 +35,7 @@ GROUPS = (
 # up.
 LAZY = (
     "sleep", "rf", "storage", "ota", "wifi_scan", "wifi_ap", "wifi_noapi",
-    "tcpip_send", "tcpip_recv", "tcpip_server", "passthrough", "ssl", "dns", "sntp", "ping",
+    "tcpip_send", "tcpip_recv", "tcpip_server", "passthrough", "ssl", "dns", "sntp", "ping", "ota_update",
 )
 
 
