@@ -1,9 +1,11 @@
 """The launcher itself: stdio mode and its command line."""
 
+import shutil
 import subprocess
 import sys
 import time
 
+from tools import deploy
 from tools.vmodule import REPO
 
 
@@ -45,3 +47,31 @@ def test_help_lists_the_options():
     assert out.returncode == 0
     for option in ("--state", "--world", "--stdio", "--no-pace", "--heapsize"):
         assert option in out.stdout
+
+
+CRASHING_MAIN = '''
+from firmware import uartcfg
+from firmware.settings import Settings
+
+
+def start(board):
+    uartcfg.open_uart(board, Settings())  # the UART is open: then boot fails
+    raise RuntimeError("boot fails after opening the UART")
+'''
+
+
+def test_a_firmware_that_crashes_before_ready_is_given_up(tmp_path):
+    """A firmware that dies at every boot, even after it opened its UART,
+    is not restarted forever: the launcher gives up with exit status 1."""
+    deploy.build_mpy(deploy.MPY_TREE)
+    tree = tmp_path / "tree"
+    shutil.copytree(deploy.MPY_TREE, tree)
+    (tree / "firmware" / "main.mpy").unlink()
+    (tree / "firmware" / "main.py").write_text(CRASHING_MAIN)
+    result = subprocess.run(
+        [sys.executable, "-m", "tools.sim", "--state", str(tmp_path / "state"), "--build", str(tree), "--no-pace"],
+        cwd=REPO, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert "keeps crashing at boot" in result.stderr
+    assert result.stderr.count("boot fails after opening the UART") == 5  # CRASH_LOOP_LIMIT starts

@@ -213,7 +213,8 @@ class Simulator:
         (self.state / "module.pid").write_text(str(self.child.pid))
         self.exit_action = None
         self.asleep = False
-        self.booted = False  # set once the firmware opens its UART
+        self.booted = False  # set once the firmware has printed "ready"
+        self.boot_tail = b""  # the end of its UART output until then
 
     def drop_child(self):
         if self.child_uart is not None:
@@ -245,7 +246,6 @@ class Simulator:
                 self.arm(self.child_uart, 0)
                 self.child_uart.close()
             self.child_uart = conn
-            self.booted = True
             self.child_uart_paused = False
             self.arm_child_uart()
         else:
@@ -296,6 +296,10 @@ class Simulator:
             return
         data = self.receive(conn)
         if data:
+            if not self.booted:  # a crash before "ready" is a crash at boot
+                seen = self.boot_tail + data
+                self.booted = b"\r\nready\r\n" in seen
+                self.boot_tail = seen[-8:]
             self.queue_tx(data)
         elif data is not None:
             self.pause_child_uart(True)  # the firmware closed it (or died)
