@@ -28,13 +28,20 @@ def ip_at(args, index, default=params.REQUIRED):
     text = params.str_at(args, index, 15, default, 7)
     if text is default:
         return default
+    if not is_ipv4(text):
+        raise errors.invalid(index)
+    return "%d.%d.%d.%d" % tuple(int(p) for p in text.split("."))
+
+
+def is_ipv4(text):
+    """Whether text is a dotted-quad IPv4 address (not a host name)."""
     parts = text.split(".")
     if len(parts) != 4:
-        raise errors.invalid(index)
+        return False
     for part in parts:
         if not part or len(part) > 3 or not part.isdigit() or int(part) > 255:
-            raise errors.invalid(index)
-    return "%d.%d.%d.%d" % tuple(int(p) for p in parts)
+            return False
+    return True
 
 
 def ip_int(text):

@@ -6,6 +6,8 @@
 # When data cannot be taken (a command is running, the ring is full, a
 # passive buffer is full) the socket is simply not polled for input any more:
 # TCP's window then slows the peer down, so nothing is lost.
+import errno
+import select
 import socket
 import time
 
@@ -440,6 +442,39 @@ def set_passive(link_id, passive):
 def address(host, port):
     """("a.b.c.d", port) for host, resolving a name (blocks, as ESP-AT)."""
     return socket.getaddrinfo(host, port)[0][-1]
+
+
+def resolve(host, port):
+    """Generator: ("a.b.c.d", port), through the firmware's own DNS client
+    when the build has it (it does not block the AT loop)."""
+    try:
+        from firmware import dns
+    except ImportError:
+        return address(host, port)
+    return ((yield from dns.lookup(host))[0], port)
+
+
+def dial(sock, remote, deadline):
+    """Generator: connect a TCP socket without blocking the AT loop; raises
+    OSError (ECONNREFUSED, ETIMEDOUT at the ticks_ms deadline, or the
+    connect's own) when it does not get through. sock stays open."""
+    sock.setblocking(False)
+    try:
+        sock.connect(remote)
+    except OSError as e:
+        if e.errno != errno.EINPROGRESS:
+            raise
+    poller = select.poll()
+    poller.register(sock, select.POLLOUT)
+    while True:
+        ready = poller.poll(0)
+        if ready:
+            if ready[0][1] & (select.POLLERR | select.POLLHUP):
+                raise OSError(errno.ECONNREFUSED)
+            return
+        if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
+            raise OSError(errno.ETIMEDOUT)
+        yield 5
 
 
 def write_all(sock, n, timeout_ms):

@@ -23,9 +23,7 @@
 # to the host). States, as ESP-AT's at_ota_cmd.c: 1 server found, 2 and 3
 # (connected, version known) only when the newest version is asked for
 # first, 4 done.
-import binascii
 import errno
-import select
 import socket
 import sys
 import time
@@ -34,7 +32,7 @@ import esp32
 import machine
 from micropython import const
 
-from firmware import errors, params
+from firmware import addr, errors, links, params, pem
 from firmware.at import DONE, log
 
 _BLOCK = const(4096)  # the flash sector: one erase, one write
@@ -98,23 +96,9 @@ def _tick(now):
 # -- the network ------------------------------------------------------------
 
 
-def _resolve(at, host):
-    at.load("dns")  # a group imported on first use: nothing once it is in
-    try:
-        from firmware import dns
-    except ImportError:  # a build without it: the port's blocking resolver
-        return socket.getaddrinfo(host, 80)[0][-1][0]
-    return (yield from dns.lookup(host))[0]
-
-
 def _late(deadline):
     if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
         raise OSError(errno.ETIMEDOUT)
-
-
-def _is_address(host):
-    parts = host.split(".")
-    return len(parts) == 4 and all(p.isdigit() for p in parts)
 
 
 def _tls(at, sock, host):
@@ -127,42 +111,22 @@ def _tls(at, sock, host):
     except OSError:
         ca = None
     if ca:
-        if b"-----BEGIN" in ca:  # PEM: the tls module takes DER
-            ca = [binascii.a2b_base64(p.split(b"-----END", 1)[0]) for p in ca.split(b"-----BEGIN CERTIFICATE-----")[1:]]
-        else:
-            ca = [ca]
-        for der in ca:
+        for der in pem.der_items(ca, False):
             ctx.load_verify_locations(der)
         setattr(ctx, "verify_mode", tls.CERT_REQUIRED)
         name = host  # sent (SNI) and checked against the certificate
     else:
         setattr(ctx, "verify_mode", tls.CERT_NONE)
-        name = None if _is_address(host) else host
+        name = None if addr.is_ipv4(host) else host
     # The handshake advances in the reads and writes that follow.
     return ctx.wrap_socket(sock, server_hostname=name, do_handshake_on_connect=False)
 
 
-def _connect(at, held, secure, host, ip, port, deadline):
-    """Generator: a stream connected to ip:port (TLS for secure)."""
+def _connect(at, held, secure, host, remote, deadline):
+    """Generator: a stream connected to remote (TLS for secure)."""
     sock = socket.socket()
     held.append(sock)
-    sock.setblocking(False)
-    try:
-        sock.connect((ip, port))
-    except OSError as e:
-        if e.errno != errno.EINPROGRESS:
-            raise
-    poller = select.poll()
-    poller.register(sock, select.POLLOUT)
-    while True:
-        ready = poller.poll(0)
-        if ready:
-            if ready[0][1] & (select.POLLERR | select.POLLHUP):
-                raise OSError(errno.ECONNREFUSED)
-            break
-        _late(deadline)
-        yield _WAIT_MS
-    poller.unregister(sock)
+    yield from links.dial(sock, remote, deadline)
     if not secure:
         return sock
     stream = _tls(at, sock, host)
@@ -250,10 +214,10 @@ def _run(at, report, secure, host, port, path, template=None):
         size = target.info()[3]
         buf = bytearray(_BLOCK)
         mv = memoryview(buf)
-        ip = yield from _resolve(at, host)
+        remote = yield from links.resolve(host, port)
         _say(at, report, 1)
         if template is not None:
-            stream = yield from _connect(at, held, secure, host, ip, port, deadline)
+            stream = yield from _connect(at, held, secure, host, remote, deadline)
             _say(at, report, 2)
             length, n = yield from _request(stream, secure, host, port, path, buf, deadline)
             if length > 2 * _NAME_MAX:
@@ -265,7 +229,7 @@ def _run(at, report, secure, host, port, path, template=None):
                 raise ValueError("version")
             _say(at, report, 3)
             path = template.replace("{version}", version)
-        stream = yield from _connect(at, held, secure, host, ip, port, deadline)
+        stream = yield from _connect(at, held, secure, host, remote, deadline)
         length, n = yield from _request(stream, secure, host, port, path, buf, deadline)
         if not 0 < length <= size:
             raise ValueError("%d bytes for a slot of %d" % (length, size))

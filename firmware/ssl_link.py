@@ -11,7 +11,6 @@
 # version MicroPython's mbedTLS configurations have: the handshake ends with
 # the Finished message that follows a ChangeCipherSpec) and keeps
 # application data back until the link exists.
-import binascii
 import errno
 import io
 import select
@@ -20,7 +19,7 @@ import time
 import tls
 from micropython import const
 
-from firmware import errors, links, ssl, tcpip
+from firmware import addr, errors, links, pem, ssl, tcpip
 from firmware.at import log
 from firmware.ssl import _auth, _ca, _cn, _hint, _names, _pki, _psk, _sni
 
@@ -185,38 +184,9 @@ def _read(at, name):
         raise errors.failed()
 
 
-def _der(data, want_key):
-    """The DER items of a PEM or DER file: certificates, or the private key
-    (want_key). A DER file is one item."""
-    if data.find(b"-----BEGIN ") < 0:
-        return [data] if data else []
-    items = []
-    i = 0
-    while True:
-        begin = data.find(b"-----BEGIN ", i)
-        if begin < 0:
-            return items
-        label_end = data.find(b"-----", begin + 11)
-        if label_end < 0:
-            return items
-        label = data[begin + 11 : label_end]
-        end = data.find(b"-----END ", label_end)
-        if end < 0:
-            return items
-        i = end + 9
-        if want_key != label.endswith(b"PRIVATE KEY"):
-            continue  # EC PARAMETERS, another kind of item
-        if want_key and label.startswith(b"ENCRYPTED"):
-            continue  # a key behind a password: no API takes one
-        try:
-            items.append(binascii.a2b_base64(data[label_end + 5 : end]))
-        except ValueError:
-            pass
-
-
 def _load_pair(at, ctx, cert_name, key_name):
-    certs = _der(_read(at, cert_name), False)
-    keys = _der(_read(at, key_name), True)
+    certs = pem.der_items(_read(at, cert_name), False)
+    keys = pem.der_items(_read(at, key_name), True)
     if not certs or not keys:
         log("ssl: no certificate or key in", cert_name, key_name)
         raise errors.failed()
@@ -228,7 +198,7 @@ def _load_pair(at, ctx, cert_name, key_name):
 
 
 def _load_cas(at, ctx, name):
-    cas = _der(_read(at, name), False)
+    cas = pem.der_items(_read(at, name), False)
     if not cas:
         log("ssl: no certificate in", name)
         raise errors.failed()
@@ -238,16 +208,6 @@ def _load_cas(at, ctx, name):
     except (OSError, ValueError) as e:
         log("ssl:", name, e)
         raise errors.failed()
-
-
-def _is_address(host):
-    parts = host.split(".")
-    if len(parts) != 4:
-        return False
-    for p in parts:
-        if not p or not p.isdigit():
-            return False
-    return True
 
 
 # -- the client ------------------------------------------------------------------------
@@ -280,7 +240,7 @@ def _client(at, link_id, host):
         name = cn or sni or host
     else:
         setattr(ctx, "verify_mode", tls.CERT_NONE)
-        name = sni or (None if _is_address(host) else host)
+        name = sni or (None if addr.is_ipv4(host) else host)
     if _psk[link_id]:
         if not ssl.has_psk():
             raise errors.no_api()

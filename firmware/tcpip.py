@@ -8,7 +8,6 @@
 # local port of its own choosing to be able to report it.
 import errno
 import random
-import select
 import socket
 import sys
 import time
@@ -96,19 +95,9 @@ def _start(at, link_id, args, i):
     return _open(at, link_id, kind, host, port, keepalive, local_port, udp_mode, local_ip, timeout)
 
 
-def _resolve(host, port):
-    """Generator: ("a.b.c.d", port), through the firmware's own DNS client
-    when the build has it (it does not block the AT loop)."""
-    try:
-        from firmware import dns
-    except ImportError:
-        return links.address(host, port)
-    return ((yield from dns.lookup(host))[0], port)
-
-
 def _open(at, link_id, kind, host, port, keepalive, local_port, udp_mode, local_ip, timeout):
     try:
-        remote = yield from _resolve(host, port)
+        remote = yield from links.resolve(host, port)
     except OSError as e:
         _errno(at, e.errno)
         raise errors.failed()
@@ -130,15 +119,13 @@ def _open(at, link_id, kind, host, port, keepalive, local_port, udp_mode, local_
     if local < 0:
         sock.close()
         raise errors.failed()
-    sock.setblocking(False)
     try:
-        sock.connect(remote)
+        yield from links.dial(sock, remote, time.ticks_add(time.ticks_ms(), timeout))
     except OSError as e:
-        if e.errno != errno.EINPROGRESS:
-            sock.close()
-            _errno(at, e.errno)
-            raise errors.failed()
-    yield from _wait_connected(at, link_id, kind, sock, host, remote, local, keepalive, timeout)
+        sock.close()
+        _errno(at, e.errno)
+        raise errors.failed()
+    yield from _connected(at, link_id, kind, sock, host, remote, local, keepalive)
 
 
 def _bind_local(sock, local_ip):
@@ -157,23 +144,7 @@ def _bind_local(sock, local_ip):
     return -1
 
 
-def _wait_connected(at, link_id, kind, sock, host, remote, local, keepalive, timeout):
-    poller = select.poll()
-    poller.register(sock, select.POLLOUT)
-    deadline = time.ticks_add(time.ticks_ms(), timeout)
-    while True:
-        ready = poller.poll(0)
-        if ready:
-            if ready[0][1] & (select.POLLERR | select.POLLHUP):
-                sock.close()
-                _errno(at, errno.ECONNREFUSED)
-                raise errors.failed()
-            break
-        if time.ticks_diff(deadline, time.ticks_ms()) <= 0:
-            sock.close()
-            _errno(at, errno.ETIMEDOUT)
-            raise errors.failed()
-        yield 5
+def _connected(at, link_id, kind, sock, host, remote, local, keepalive):
     if kind == SSL:
         at.load("ssl")
         if ssl_connect is None:
