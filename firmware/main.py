@@ -118,8 +118,9 @@ def start(board):
         # from the bottom up and the top stays in one piece for the
         # buffers of the groups loaded later (firmware.storage: 4 KB).
         gc.collect()
-    _intern_names([name for name in LAZY if name in TABLES and _present(name)])
-    if "wifi_ap" in LAZY and "wifi_ap" in TABLES and _present("wifi_ap"):
+    lazy = [name for name in LAZY if name in TABLES and _present(name)]
+    _intern_names(lazy)
+    if "wifi_ap" in lazy:
         _import_with_softap(at)
     # The bootloader rolls back an app that never confirms itself; getting
     # this far is the confirmation. Builds without rollback raise OSError.
