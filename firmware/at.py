@@ -2,6 +2,7 @@
 # the command tables, writes results, queues unsolicited messages so they
 # never split a response, and runs long commands as generators so that the
 # port keeps answering "busy p..." while they work.
+import gc
 import select
 import sys
 import time
@@ -31,6 +32,7 @@ _FOREVER_MS = const(3_600_000)
 _CANCEL_GUARD_MS = const(20)  # the silence after a "+++" that cancels a > block
 _LF = const(0x0A)
 _CR = const(0x0D)
+_HEAP_RESERVE = const(16384)  # free heap kept for a command's own buffers (boards may say)
 
 # Forms, also the index of a form's handler in a command table row.
 TEST = const(1)
@@ -90,6 +92,8 @@ class Engine:
         self._poller.register(uart, select.POLLIN)
         self.tick_ms = _TICK_MS  # the longest the loop sleeps (passthrough: 2 ms while bytes wait)
         self._uart_taker = None  # passthrough's input callback (take_uart)
+        self._unloadable = []  # groups imported on first use that can go again, oldest first
+        self.heap_reserve = getattr(board, "HEAP_RESERVE", _HEAP_RESERVE)
 
     # -- registration -----------------------------------------------------
 
@@ -98,12 +102,19 @@ class Engine:
         A row with a sixth item stands for a group not imported yet: its
         handlers are 1 (the form exists) or None, the sixth item names the
         group's module, imported when one of its commands first arrives
-        (firmware/cmdindex.py)."""
+        (firmware/cmdindex.py). A row takes the place of such a row of the
+        same name, in place: nothing is allocated while a group loads."""
+        rows = self.rows
+        commands = self._commands
         for row in table:
-            self._commands[row[0]] = row
-            self.rows.append(row)
+            old = commands.get(row[0])
+            commands[row[0]] = row
+            if old is not None and len(old) > 5:
+                rows[rows.index(old)] = row
+            else:
+                rows.append(row)
         for alias, name in aliases:
-            self._commands[alias] = self._commands[name]
+            commands[alias] = commands[name]
 
     def watch(self, stream, events, callback):
         """Call callback(stream, events) from the loop when stream is ready."""
@@ -126,6 +137,11 @@ class Engine:
         allocates it on the heap). Periodic tickers do not run on every
         turn: their frames would cost heap per event."""
         (self._prompt_tickers if prompt else self._tickers).append(callback)
+
+    def untick(self, callback):
+        # New lists: the loop may be going through the old ones right now.
+        self._tickers = [t for t in self._tickers if t is not callback]
+        self._prompt_tickers = [t for t in self._prompt_tickers if t is not callback]
 
     def busy(self):
         """True while a command runs: data for the host must wait."""
@@ -360,29 +376,71 @@ class Engine:
 
     def _load(self, group, name):
         """Import a group on the first use of one of its commands: its rows
-        take the place of its placeholder rows. The row for name, None when the
-        build has no such group (its commands are then unknown)."""
+        take the place of its placeholder rows (register). The row for
+        name, None when the build has no such group (its commands are then
+        unknown)."""
+        self.make_room(group)
         try:
-            module = __import__("firmware." + group, None, None, ("register",))
+            module = self._import(group)
+        except MemoryError:
+            forget("firmware." + group)  # half made
+            self.make_room(group, True)
+            module = self._import(group)
+        if module is None:
+            rows = self.rows
+            rows[:] = [row for row in rows if row[-1] != group]
+            commands = self._commands
+            for key in [key for key in commands if commands[key][-1] == group]:
+                del commands[key]
+            return None
+        module.register(self)
+        if hasattr(module, "unload"):
+            self._unloadable.append(group)
+        return self._commands.get(name)
+
+    def _import(self, group):
+        try:
+            return __import__("firmware." + group, None, None, ("register",))
         except ImportError as e:
             if group not in str(e):
                 raise  # the group exists but something it imports does not
-            module = None
+            return None
+
+    def make_room(self, keep=None, everything=False):
+        """Let groups imported on first use go again, oldest first, while
+        the heap has less free than the reserve (everything: all that can),
+        keeping the group named keep. A group goes only when its unload()
+        agrees (nothing of it in use, its settings as a new import would
+        have them); its placeholder rows come back, and its next command
+        imports it again. On the chip the bytecode of a group loaded from a
+        .mpy file lives in the heap: this is what lets a session use every
+        group, a few at a time."""
+        gc.collect()
+        for group in self._unloadable[:]:
+            if not everything and gc.mem_free() >= self.heap_reserve:
+                return
+            if group != keep and self._unload(group):
+                gc.collect()
+
+    def _unload(self, group):
+        key = "firmware." + group
+        module = sys.modules.get(key)
+        if module is not None and not module.unload(self):
+            return False
+        from firmware.cmdindex import TABLES
+
+        placeholders, aliases, _ = TABLES[group]
         rows = self.rows
-        first = 0
-        while rows[first][-1] != group:
-            first += 1
-        rows[:] = [row for row in rows if row[-1] != group]
         commands = self._commands
-        for key in [key for key in commands if commands[key][-1] == group]:
-            del commands[key]
-        if module is not None:
-            end = len(rows)
-            module.register(self)
-            new = rows[end:]
-            del rows[end:]
-            rows[first:first] = new
-        return commands.get(name)
+        for row in placeholders:  # in place, as register
+            rows[rows.index(commands[row[0]])] = row
+            commands[row[0]] = row
+        for alias, name in aliases:
+            commands[alias] = commands[name]
+        forget(key)
+        self._unloadable.remove(group)
+        log("unloaded", group)
+        return True
 
     def _step(self):
         task = self._task
@@ -408,6 +466,16 @@ class Engine:
         self._task = None
         self._block_left = 0
         self._block_sink = None
+
+
+def forget(key):
+    """Drop a module from sys.modules and from its package (the firmware
+    package keeps an attribute for each submodule imported)."""
+    if sys.modules.pop(key, None) is not None and key.startswith("firmware."):
+        package = sys.modules.get("firmware")
+        short = key[9:]
+        if package is not None and hasattr(package, short):
+            delattr(package, short)
 
 
 def _split(line):

@@ -51,27 +51,53 @@ def _present(name):
     return folder.startswith(".frozen")  # no files to look at: all of it
 
 
-def _intern_names(names):
-    """Import each group of names once, and let it go again (with what it
-    imported): the names its code uses stay interned. MicroPython grows its
-    table of interned names by doubling it, in one block of the heap; this
-    way that happens at boot, while the heap is in one piece, instead of
-    when a group is first used in a heap that long-lived objects and TLS
-    sessions have fragmented."""
-    import firmware
-
-    for name in names:
-        before = set(sys.modules)
-        try:
-            __import__("firmware." + name)
-        except ImportError:
-            pass
-        for key in [key for key in sys.modules if key not in before]:
-            del sys.modules[key]
-            short = key[len("firmware.") :]
-            if key.startswith("firmware.") and hasattr(firmware, short):
-                delattr(firmware, short)
+def _intern_names():
+    """Intern the names the firmware's code uses, read from the table of
+    names at the start of each .mpy file, without loading the code.
+    MicroPython grows its table of interned names by doubling it, in one
+    block of the heap (14 KB for the last doubling on the unix port): this
+    way that happens first thing at boot, while the heap is in one piece,
+    instead of when a group is first used in a heap that long-lived objects
+    and TLS sessions have fragmented, and the names' text lies together.
+    Nothing to do for code run from .py files (compiled at import) or
+    frozen (its names are in flash)."""
+    folder = __file__.rsplit("/", 1)[0]
+    for name in os.listdir(folder):
+        if not name.endswith(".mpy"):
+            continue
+        with open(folder + "/" + name, "rb") as f:
+            data = f.read()
+        _intern_table(memoryview(data))
+        data = None
         gc.collect()
+
+
+def _intern_table(data):
+    # .mpy version 6: b"M", 6, features (the architecture in bits 2-7: none
+    # for bytecode), small int bits; the number of names, of constants; then
+    # each name: (length << 1) as a varint, the text and a NUL, or
+    # (index << 1) | 1 for one the firmware has built in.
+    if len(data) < 6 or data[0] != 0x4D or data[1] != 6 or data[2] >> 2:
+        return
+    count, i = _varint(data, 4)
+    _, i = _varint(data, i)
+    for _ in range(count):
+        value, i = _varint(data, i)
+        if value & 1:
+            continue
+        end = i + (value >> 1)
+        hasattr(_intern_table, str(data[i:end], "utf-8"))  # an attribute name is interned
+        i = end + 1
+
+
+def _varint(data, i):
+    value = 0
+    while True:
+        byte = data[i]
+        i += 1
+        value = (value << 7) | (byte & 0x7F)
+        if not byte & 0x80:
+            return value, i
 
 
 def _import_with_softap(at):
@@ -88,6 +114,7 @@ def _import_with_softap(at):
 
 
 def start(board):
+    _intern_names()
     settings = Settings()
     at = Engine(uartcfg.open_uart(board, settings), board, settings)
     try:  # the data plane's buffers first, while the heap is in one piece
@@ -118,9 +145,7 @@ def start(board):
         # from the bottom up and the top stays in one piece for the
         # buffers of the groups loaded later (firmware.storage: 4 KB).
         gc.collect()
-    lazy = [name for name in LAZY if name in TABLES and _present(name)]
-    _intern_names(lazy)
-    if "wifi_ap" in lazy:
+    if "wifi_ap" in TABLES and _present("wifi_ap"):
         _import_with_softap(at)
     # The bootloader rolls back an app that never confirms itself; getting
     # this far is the confirmation. Builds without rollback raise OSError.

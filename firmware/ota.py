@@ -71,3 +71,8 @@ COMMANDS = (("+SYSROLLBACK", None, sysrollback_query, None, sysrollback_execute)
 def register(at):
     # (firmware.main confirms the running app to the bootloader at boot.)
     at.register(COMMANDS)
+
+
+def unload(at):
+    # Nothing of this group outlives a command: it can go (firmware/at.py, make_room).
+    return True

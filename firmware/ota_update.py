@@ -212,6 +212,7 @@ def _run(at, report, secure, host, port, path, template=None):
         deadline = time.ticks_add(time.ticks_ms(), _TIMEOUT_MS)
         target = esp32.Partition(esp32.Partition.RUNNING).get_next_update()
         size = target.info()[3]
+        at.make_room("ota_update")  # idle groups go: the block and a TLS session need room
         buf = bytearray(_BLOCK)
         mv = memoryview(buf)
         remote = yield from links.resolve(host, port)
@@ -370,3 +371,9 @@ COMMANDS = (
 
 def register(at):
     at.register(COMMANDS)
+
+
+def unload(at):
+    """Whether this group can go (firmware/at.py, make_room): not while an
+    update runs, nor after one that failed (AT+CIUPDATE? reports it)."""
+    return _job is None and not _ticking and _state == 0

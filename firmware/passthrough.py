@@ -408,3 +408,15 @@ def register(at):
     record = at.settings.get_bytes("translink")
     if record:
         _start_saved(at, record)
+
+
+def unload(at):
+    """Whether this group can go (firmware/at.py, make_room): not in
+    AT+CIPMODE=1 nor during a session, and with its settings as a new import
+    would have them."""
+    if links.raw_receive or _session is not None or links.passthrough is not None:
+        return False
+    if _interval_ms != 20 or _reconnect_100ms != at.settings.get_int("reconnintv", 1):
+        return False
+    at.untick(_tick)
+    return True

@@ -86,3 +86,8 @@ COMMANDS = (("+PING", None, None, ping_set, None),)
 
 def register(at):
     at.register(COMMANDS)
+
+
+def unload(at):
+    # Nothing of this group outlives a command: it can go (firmware/at.py, make_room).
+    return True

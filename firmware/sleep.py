@@ -124,3 +124,9 @@ ALIASES = (("+SYSLPCFG", "+SYSLSPCFG"), ("+SYSLSLSP", "+SYSLSP"))
 def register(at):
     radio.boot(at.settings)
     at.register(COMMANDS, ALIASES)
+
+
+def unload(at):
+    """Whether this group can go (firmware/at.py, make_room): only with its
+    wake-up settings as at boot."""
+    return _off_mode is None and _timer_ms == 0 and _gpio == -1 and _level == 1

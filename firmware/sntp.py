@@ -200,3 +200,12 @@ def register(at):
     _at = at
     at.register(COMMANDS)
     at.tick(_tick)
+
+
+def unload(at):
+    """Whether this group can go (firmware/at.py, make_room): only while
+    SNTP is off and its settings are as at boot."""
+    if _servers or _job is not None or _zone or _offset or _interval != 3600:
+        return False
+    at.untick(_tick)
+    return True

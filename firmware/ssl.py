@@ -9,11 +9,13 @@
 # client, server_cert, server_key, server_ca for the server (README,
 # "Certificates").
 import binascii
+import sys
 
 import tls
 from micropython import const
 
 from firmware import errors, links, params, tcpip
+from firmware.at import forget
 from firmware.links import MAX_LINKS
 
 _NAME_MAX = const(64)
@@ -40,12 +42,14 @@ _psk_api = None  # whether tls.SSLContext has psk_identity/psk_key (found out on
 
 def ssl_connect(at, link_id, sock, host):
     """Generator: firmware/ssl_link.py's connect."""
+    at.make_room("ssl")  # idle groups go: the TLS code and context need room
     from firmware import ssl_link
 
     return (yield from ssl_link.connect(at, link_id, sock, host))
 
 
 def ssl_accept(at, sock, ca_enable, peer=None):
+    at.make_room("ssl")
     from firmware import ssl_link
 
     return ssl_link.accept(at, sock, ca_enable, peer)
@@ -216,10 +220,38 @@ def register(at):
     tls_links = getattr(at.board, "TLS_LINKS", 2)
     _load_cconf(at.settings)
     tcpip.ssl_connect = ssl_connect
-    try:
-        from firmware import tcpip_server
-    except ImportError:
-        pass
-    else:
-        tcpip_server.ssl_accept = ssl_accept
+    server = sys.modules.get("firmware.tcpip_server")  # otherwise it looks when imported
+    if server is not None:
+        server.ssl_accept = ssl_accept
     at.register(_TABLE, _ALIASES)
+
+
+def unload(at):
+    """Whether this group can go, with firmware/ssl_link.py (firmware/at.py,
+    make_room): no SSL link, no SSL server, no handshake under way, and the
+    settings as a new import would have them (AT+CIPSSLCCONF as saved)."""
+    saved = at.settings.get_bytes("sslcconf")
+    if not (saved and len(saved) == 3 * MAX_LINKS):
+        saved = bytes(3 * MAX_LINKS)
+    if bytes(_auth) + bytes(_pki) + bytes(_ca) != saved:
+        return False
+    for i in range(MAX_LINKS):
+        if _sni[i] or _cn[i] or _psk[i] or _hint[i]:
+            return False
+    for link in links.table:
+        if link is not None and link.kind == links.SSL:
+            return False
+    server = sys.modules.get("firmware.tcpip_server")
+    if server is not None and server._listener is not None and server._kind == links.SSL:
+        return False
+    work = sys.modules.get("firmware.ssl_link")
+    if work is not None:
+        if work._pending:
+            return False
+        if work._ticking:
+            at.untick(work._serve)
+        forget("firmware.ssl_link")
+    tcpip.ssl_connect = None
+    if server is not None:
+        server.ssl_accept = None
+    return True

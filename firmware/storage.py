@@ -296,3 +296,9 @@ def register(at):
     global _view
     _view = memoryview(bytearray(_CHUNK))
     at.register(COMMANDS)
+
+
+def unload(at):
+    # Nothing of this group outlives a command (_mounted only saves a look
+    # at the folder), and its 4 KB buffer goes with it (firmware/at.py, make_room).
+    return True

@@ -84,3 +84,8 @@ _ALIASES = (("+CIPRCVLEN", "+CIPRECVLEN"),)
 
 def register(at):
     at.register(_TABLE, _ALIASES)
+
+
+def unload(at):
+    # Nothing of this group outlives a command: it can go (firmware/at.py, make_room).
+    return True

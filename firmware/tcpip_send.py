@@ -276,3 +276,9 @@ def register(at):
     global _at
     _at = at
     at.register(_TABLE)
+
+
+def unload(at):
+    """Whether this group can go (firmware/at.py, make_room): only with
+    AT+CIPSENDLCFG as at boot."""
+    return _report_step == 1024 and _transmit == 2920

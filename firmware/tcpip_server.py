@@ -6,6 +6,7 @@
 # have been idle for that many seconds.
 import select
 import socket
+import sys
 import time
 
 from micropython import const
@@ -166,7 +167,19 @@ _TABLE = (
 
 
 def register(at):
-    global _at
+    global _at, ssl_accept
     _at = at
+    ssl = sys.modules.get("firmware.ssl")  # imported again after the SSL group
+    if ssl is not None:
+        ssl_accept = ssl.ssl_accept
     at.tick(_idle_check)
     at.register(_TABLE)
+
+
+def unload(at):
+    """Whether this group can go (firmware/at.py, make_room): no server,
+    no client of one, the settings as at boot."""
+    if _listener is not None or _server_links() or _max_conn != MAX_LINKS or _timeout_s != 180:
+        return False
+    at.untick(_idle_check)
+    return True

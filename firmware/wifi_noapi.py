@@ -67,3 +67,8 @@ COMMANDS = (
 
 def register(at):
     at.register(COMMANDS)
+
+
+def unload(at):
+    # Nothing of this group outlives a command: it can go (firmware/at.py, make_room).
+    return True

@@ -110,3 +110,9 @@ COMMANDS = (
 def register(at):
     radio.boot(at.settings)
     at.register(COMMANDS)
+
+
+def unload(at):
+    """Whether this group can go (firmware/at.py, make_room): only with
+    AT+CWLAPOPT as at boot."""
+    return _sort == 0 and _mask == _MASK_ALL and _rssi_min == -100 and _auth_mask == 0xFFFF

@@ -97,3 +97,71 @@ def test_the_index_tool_refuses_a_lazy_group_without_literal_tables(tmp_path, mo
         assert "firmware/rf.py" in str(e)
     else:
         raise AssertionError("accepted a table it cannot read")
+
+
+# One command of each of these groups; together they do not fit in 242K
+# after boot, one at a time they do.
+GROUP_COMMANDS = (
+    ("ota_update", "AT+CIUPDATE?"),
+    ("storage", 'AT+FS=0,4,"."'),
+    ("ssl", "AT+CIPSSLCCONF?"),
+    ("sntp", "AT+CIPSNTPCFG?"),
+    ("tcpip_send", "AT+CIPSENDLCFG?"),
+    ("wifi_scan", "AT+CWLAP"),
+    ("tcpip_server", "AT+CIPSTO?"),
+    ("passthrough", "AT+TRANSINTVL?"),
+    ("sleep", "AT+SLEEP?"),
+    ("tcpip_recv", "AT+CIPRECVTYPE?"),
+)
+
+
+def test_idle_groups_go_when_the_heap_is_short_and_come_back(tmp_path):
+    """In the chip-sized heap, groups imported on first use that sit idle
+    are let go when another needs the room; their commands import them
+    again, and answer as before."""
+    state = tmp_path / "m"
+    module = VirtualModule(state, pace=False, extra_args=["--heapsize", "242K"])
+    try:
+        module.start()
+        module.ok("ATE0")
+        listed = module.ok("AT+CMD?")
+        first = {command: module.ok(command) for _, command in GROUP_COMMANDS}
+        for _ in range(2):
+            for _, command in GROUP_COMMANDS:
+                assert module.ok(command) == first[command], command
+        assert module.ok("AT+CMD?") == listed  # placeholders back in the same places
+    finally:
+        module.stop()
+    log = (tmp_path / "m.log").read_text()
+    gone = set(re.findall(r"\[at\] unloaded (\w+)", log))
+    assert len(gone) >= 3, log
+
+
+def test_a_group_whose_settings_differ_from_a_fresh_import_stays(tmp_path):
+    """Settings held in RAM are never lost to the heap's needs: a group
+    whose settings were changed (and not saved) is not let go."""
+    state = tmp_path / "m"
+    module = VirtualModule(state, pace=False, extra_args=["--heapsize", "242K"])
+    try:
+        module.start()
+        module.ok("ATE0")
+        module.ok("AT+SYSSTORE=0")
+        module.ok("AT+CIPSTO=77")
+        module.ok("AT+TRANSINTVL=55")
+        module.ok('AT+CIPSSLCCN=0,"peer.example"')
+        module.ok("AT+CIPSENDLCFG=2048,1460")
+        # The others, loaded in turn in what is left (not AT+FS: its 4 KB
+        # buffer does not fit beside the four groups kept).
+        for _ in range(2):
+            for group, command in GROUP_COMMANDS:
+                if group != "storage":
+                    module.ok(command)
+        assert module.ok("AT+CIPSTO?").startswith(b"+CIPSTO:77\r\n")
+        assert module.ok("AT+TRANSINTVL?").startswith(b"+TRANSINTVL:55\r\n")
+        assert b'+CIPSSLCCN:0,"peer.example"\r\n' in module.ok("AT+CIPSSLCCN?")
+        assert module.ok("AT+CIPSENDLCFG?").startswith(b"+CIPSENDLCFG:2048,1460\r\n")
+    finally:
+        module.stop()
+    log = (tmp_path / "m.log").read_text()
+    gone = set(re.findall(r"\[at\] unloaded (\w+)", log))
+    assert gone and not gone & {"tcpip_server", "passthrough", "ssl", "tcpip_send"}, log

@@ -345,7 +345,8 @@ def package_json_text():
 # Runs on the board: report the interpreter, and the SHA-256 of each file asked
 # for (None if missing), the firmware/ and boards/ entries and the record.
 _SURVEY = """
-import sys, os, hashlib, binascii
+import gc, sys, os, hashlib, binascii
+gc.collect()  # what a stopped AT engine left: the record needs one block
 def _h(p):
     try:
         f = open(p, 'rb')
