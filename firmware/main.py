@@ -39,16 +39,19 @@ LAZY = (
 )
 
 
+_FOLDER = __file__.rsplit("/", 1)[0]  # firmware/, where this module is
+_FROZEN = _FOLDER.startswith(".frozen")  # built into the image: no files to look at
+
+
 def _present(name):
     """Whether the build has a group's module, without importing it."""
-    folder = __file__.rsplit("/", 1)[0]  # firmware/, where this module is
     for suffix in (".mpy", ".py"):
         try:
-            os.stat("%s/%s%s" % (folder, name, suffix))
+            os.stat("%s/%s%s" % (_FOLDER, name, suffix))
             return True
         except OSError:
             pass
-    return folder.startswith(".frozen")  # no files to look at: all of it
+    return _FROZEN  # all of it
 
 
 def _intern_names():
@@ -59,13 +62,15 @@ def _intern_names():
     way that happens first thing at boot, while the heap is in one piece,
     instead of when a group is first used in a heap that long-lived objects
     and TLS sessions have fragmented, and the names' text lies together.
-    Nothing to do for code run from .py files (compiled at import) or
-    frozen (its names are in flash)."""
-    folder = __file__.rsplit("/", 1)[0]
-    for name in os.listdir(folder):
+    Nothing to do for code run from .py files (compiled at import), frozen
+    or in a ROMFS partition (/rom: its names are read in place, in flash;
+    a copy interned here would put them in the heap)."""
+    if _FROZEN or _FOLDER.startswith("/rom"):
+        return
+    for name in os.listdir(_FOLDER):
         if not name.endswith(".mpy"):
             continue
-        with open(folder + "/" + name, "rb") as f:
+        with open(_FOLDER + "/" + name, "rb") as f:
             data = f.read()
         _intern_table(memoryview(data))
         data = None

@@ -34,7 +34,8 @@ _SEND_TIMEOUT_MS = const(10000)
 _PLUS = const(0x2B)
 _IN = const(1)  # select.POLLIN
 
-_interval_ms = 20  # AT+TRANSINTVL
+_INTERVAL_MS = const(20)  # AT+TRANSINTVL's default
+_interval_ms = _INTERVAL_MS
 _reconnect_100ms = 1  # AT+CIPRECONNINTV
 _at = None
 _session = None
@@ -416,7 +417,7 @@ def unload(at):
     would have them."""
     if links.raw_receive or _session is not None or links.passthrough is not None:
         return False
-    if _interval_ms != 20 or _reconnect_100ms != at.settings.get_int("reconnintv", 1):
+    if _interval_ms != _INTERVAL_MS or _reconnect_100ms != at.settings.get_int("reconnintv", 1):
         return False
     at.untick(_tick)
     return True

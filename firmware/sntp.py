@@ -30,7 +30,8 @@ _at = None
 _servers: tuple = ()  # none: SNTP is off
 _zone = 0  # the <timezone> the query shows
 _offset = 0  # local time minus UTC, s
-_interval = 3600  # AT+CIPSNTPINTV, s (lwIP's default)
+_INTERVAL_S = const(3600)  # AT+CIPSNTPINTV's default (lwIP's)
+_interval = _INTERVAL_S
 _job = None  # the running synchronisation (a generator)
 _due = 0  # ticks_ms of the job's next step, or of the next synchronisation
 _beyond = 0  # ms still to wait after _due (waits longer than _CHUNK_MS)
@@ -205,7 +206,7 @@ def register(at):
 def unload(at):
     """Whether this group can go (firmware/at.py, make_room): only while
     SNTP is off and its settings are as at boot."""
-    if _servers or _job is not None or _zone or _offset or _interval != 3600:
+    if _servers or _job is not None or _zone or _offset or _interval != _INTERVAL_S:
         return False
     at.untick(_tick)
     return True

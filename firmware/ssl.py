@@ -242,14 +242,12 @@ def unload(at):
         if link is not None and link.kind == links.SSL:
             return False
     server = sys.modules.get("firmware.tcpip_server")
-    if server is not None and server._listener is not None and server._kind == links.SSL:
+    if server is not None and server.serving(links.SSL):
         return False
     work = sys.modules.get("firmware.ssl_link")
     if work is not None:
-        if work._pending:
+        if not work.unload(at):
             return False
-        if work._ticking:
-            at.untick(work._serve)
         forget("firmware.ssl_link")
     tcpip.ssl_connect = None
     if server is not None:

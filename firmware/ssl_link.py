@@ -368,3 +368,15 @@ def _admit(secure, peer):
         secure.close()
         return
     tcpip_server.admit(secure, peer)
+
+
+def unload(at):
+    """Whether this module can go with the SSL group (firmware/ssl.py's
+    unload): no server handshake under way."""
+    global _ticking
+    if _pending:
+        return False
+    if _ticking:
+        at.untick(_serve)
+        _ticking = False
+    return True

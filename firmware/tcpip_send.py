@@ -21,8 +21,10 @@ _ZERO = const(0x30)
 SEND_OK = b"\r\nSEND OK\r\n"
 SEND_FAIL = b"\r\nSEND FAIL\r\n"
 
-_report_step = 1024  # AT+CIPSENDLCFG
-_transmit = 2920
+_REPORT_STEP = const(1024)  # AT+CIPSENDLCFG's defaults
+_TRANSMIT = const(2920)
+_report_step = _REPORT_STEP
+_transmit = _TRANSMIT
 _at = None
 
 
@@ -260,7 +262,7 @@ def cipsendlcfg_set(at, args):
     global _report_step, _transmit
     params.count(args, 1, 2)
     report = params.int_at(args, 0, 100, 1 << 20, _report_step)
-    transmit = params.int_at(args, 1, 100, 2920, _transmit)
+    transmit = params.int_at(args, 1, 100, _TRANSMIT, _transmit)
     _report_step, _transmit = report, transmit
 
 
@@ -281,4 +283,4 @@ def register(at):
 def unload(at):
     """Whether this group can go (firmware/at.py, make_room): only with
     AT+CIPSENDLCFG as at boot."""
-    return _report_step == 1024 and _transmit == 2920
+    return _report_step == _REPORT_STEP and _transmit == _TRANSMIT

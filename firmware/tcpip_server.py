@@ -15,6 +15,7 @@ from firmware import errors, links, params
 from firmware.links import MAX_LINKS, TCP
 
 _DEFAULT_PORT = const(333)
+_TIMEOUT_S = const(180)  # AT+CIPSTO's default
 _BACKLOG = const(2)
 
 _at = None
@@ -23,7 +24,7 @@ _port = 0
 _kind = TCP
 _ca = 0
 _max_conn = MAX_LINKS
-_timeout_s = 180  # AT+CIPSTO
+_timeout_s = _TIMEOUT_S
 # Set by the SSL group: (at, sock, ca_enable, peer) -> the TLS socket, or
 # None when the group enters the link itself (admit) once its handshake is over.
 ssl_accept = None
@@ -118,6 +119,11 @@ def admit(conn, peer):
     _at.urc(links.connect_message(link) + b"\r\n")
 
 
+def serving(kind):
+    """Whether a server of that kind (TCP, SSL) is listening."""
+    return _listener is not None and _kind == kind
+
+
 def _server_links():
     n = 0
     for link in links.table:
@@ -179,7 +185,7 @@ def register(at):
 def unload(at):
     """Whether this group can go (firmware/at.py, make_room): no server,
     no client of one, the settings as at boot."""
-    if _listener is not None or _server_links() or _max_conn != MAX_LINKS or _timeout_s != 180:
+    if _listener is not None or _server_links() or _max_conn != MAX_LINKS or _timeout_s != _TIMEOUT_S:
         return False
     at.untick(_idle_check)
     return True

@@ -17,8 +17,10 @@ _TURN_MS = const(10)
 
 _sort = 0  # <reserved> (the old <sort_enable>): 1 orders by RSSI
 _mask = _MASK_ALL  # <print mask>
-_rssi_min = -100  # <rssi filter>
-_auth_mask = 0xFFFF  # <authmode mask>
+_RSSI_MIN = const(-100)  # <rssi filter>: all
+_AUTH_ALL = const(0xFFFF)  # <authmode mask>: all
+_rssi_min = _RSSI_MIN
+_auth_mask = _AUTH_ALL
 
 
 def cwlapopt_set(at, args):
@@ -26,8 +28,8 @@ def cwlapopt_set(at, args):
     params.count(args, 2, 4)
     sort = params.int_at(args, 0, 0, 1, 0)
     mask = params.int_at(args, 1, 0, _MASK_ALL)
-    rssi_min = params.int_at(args, 2, -100, 40, -100)
-    auth_mask = params.int_at(args, 3, 0, 0xFFFF, 0xFFFF)
+    rssi_min = params.int_at(args, 2, _RSSI_MIN, 40, _RSSI_MIN)
+    auth_mask = params.int_at(args, 3, 0, _AUTH_ALL, _AUTH_ALL)
     _sort, _mask, _rssi_min, _auth_mask = sort, mask, rssi_min, auth_mask
 
 
@@ -115,4 +117,4 @@ def register(at):
 def unload(at):
     """Whether this group can go (firmware/at.py, make_room): only with
     AT+CWLAPOPT as at boot."""
-    return _sort == 0 and _mask == _MASK_ALL and _rssi_min == -100 and _auth_mask == 0xFFFF
+    return _sort == 0 and _mask == _MASK_ALL and _rssi_min == _RSSI_MIN and _auth_mask == _AUTH_ALL

@@ -13,9 +13,14 @@ from host_tests.netpeers import UdpPeer, wait_until
 from host_tests.peers import dns_server  # noqa: F401
 
 
-def send(module, command, data):
+def prompt(module, command, timeout=10):
+    """Send a command that opens a > block; what came up to the prompt."""
     module.write(command.encode() + b"\r\n")
-    assert module.read_until(b">", 5).endswith(b"\r\nOK\r\n\r\n>")
+    return module.read_until(b">", timeout)
+
+
+def send(module, command, data):
+    assert prompt(module, command, 5).endswith(b"\r\nOK\r\n\r\n>")
     module.write(data)
     return module.read_until(re.compile(rb"SEND (OK|FAIL)\r\n"), 10)
 
@@ -131,8 +136,7 @@ def test_cipsend_bad_input(net):
     assert module.error_code("AT+CIPSEND=1,2") != 0  # single mode has no id
     assert module.error_code("AT+CIPSEND=x") == codes.type_mismatch(0)
     # Bytes beyond the announced length: one busy p..., only n are sent.
-    module.write(b"AT+CIPSEND=3\r\n")
-    module.read_until(b">")
+    prompt(module, "AT+CIPSEND=3")
     module.write(b"abcdef")
     reply = module.read_until(b"SEND OK\r\n", 5)
     assert b"Recv 3 bytes" in reply
@@ -152,8 +156,7 @@ def test_cipsend_8192_bytes(net):
 def test_cipsend_waits_for_data_split_over_writes(net):
     module, peer = net
     module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
-    module.write(b"AT+CIPSEND=6\r\n")
-    module.read_until(b">")
+    prompt(module, "AT+CIPSEND=6")
     module.write(b"ab")
     assert module.read_for(0.5) == b""  # still waiting for the rest
     module.write(b"cdef")
@@ -165,15 +168,13 @@ def test_plus_plus_plus_alone_cancels_a_cipsend_block(net):
     module, peer = net
     module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
     conn = peer.conn()
-    module.write(b"AT+CIPSEND=10\r\n")
-    module.read_until(b">")
+    prompt(module, "AT+CIPSEND=10")
     module.write(b"+++")
     assert module.read_until(b"\r\n", 2) + module.read_until(b"\r\n", 2) == b"\r\nSEND Canceled\r\n"
     assert module.ok("AT") == b"\r\nOK\r\n"  # commands again
     # "+++" that data follows, "+++" inside the data, and "+++" as all the
     # announced bytes are data.
-    module.write(b"AT+CIPSEND=5\r\n")
-    module.read_until(b">")
+    prompt(module, "AT+CIPSEND=5")
     module.write(b"+++ab")
     assert module.read_until(b"SEND OK\r\n") == b"\r\nRecv 5 bytes\r\n\r\nSEND OK\r\n"
     assert send(module, "AT+CIPSEND=7", b"ab+++cd").endswith(b"\r\nSEND OK\r\n")
@@ -187,12 +188,10 @@ def test_plus_plus_plus_cancels_cipsendex_and_cipsendl(net):
     module, peer = net
     module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
     conn = peer.conn()
-    module.write(b"AT+CIPSENDEX=10\r\n")
-    module.read_until(b">")
+    prompt(module, "AT+CIPSENDEX=10")
     module.write(b"+++")
     assert module.read_until(b"Canceled\r\n", 2) == b"\r\nSEND Canceled\r\n"
-    module.write(b"AT+CIPSENDL=5000\r\n")
-    module.read_until(b">")
+    prompt(module, "AT+CIPSENDL=5000")
     module.write(b"+++")
     assert module.read_until(b"CANCELLED\r\n", 2) == b"\r\nSEND CANCELLED\r\n"
     assert send(module, "AT+CIPSEND=2", b"ok").endswith(b"\r\nSEND OK\r\n")
