@@ -427,9 +427,9 @@ class Engine:
         module = sys.modules.get(key)
         if module is not None and not module.unload(self):
             return False
-        from firmware.cmdindex import TABLES
+        from firmware.cmdindex import table
 
-        placeholders, aliases, _ = TABLES[group]
+        placeholders, aliases, _ = table(group)
         rows = self.rows
         commands = self._commands
         for row in placeholders:  # in place, as register

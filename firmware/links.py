@@ -56,6 +56,7 @@ class Link:
         self.local_port = local_port
         self.server = server  # 1: accepted by AT+CIPSERVER
         self.udp_mode = 0
+        self.context = None  # an SSL client link's TLS context: passthrough dials again with it
         self.queue = ring.LinkQueue(_ring, len(_ring.lens))  # passive: PASSIVE_SLOTS
         self.notified = False  # passive: +IPD,<id>,<len> sent, not yet read
         self.eof = False  # passive: the peer has closed, CLOSED is held back
@@ -158,11 +159,13 @@ def close(link, report=True):
     table[link.id] = None
     if link in _paused:
         _paused.remove(link)
-    _at.unwatch(link.sock)
-    try:
-        link.sock.close()
-    except OSError:
-        pass
+    sock = link.sock
+    if sock is not None:  # None: a passthrough link down (dialled again)
+        _at.unwatch(sock)
+        try:
+            sock.close()
+        except OSError:
+            pass
     link.queue.clear()
     closed_since_got_ip = True
     if report:

@@ -128,12 +128,13 @@ def start(board):
         pass
     else:
         links.preallocate(board)
-    from firmware.cmdindex import TABLES
+    from firmware.cmdindex import table
 
     for name in GROUPS:
-        if name in LAZY and name in TABLES:
+        index = table(name) if name in LAZY else None
+        if index is not None:
             if _present(name):
-                rows, aliases, boot_key = TABLES[name]
+                rows, aliases, boot_key = index
                 at.register(rows, aliases)
                 if boot_key is not None and settings.get_bytes(boot_key):
                     at.load(name)  # a saved setting needs it now
@@ -150,7 +151,7 @@ def start(board):
         # from the bottom up and the top stays in one piece for the
         # buffers of the groups loaded later (firmware.storage: 4 KB).
         gc.collect()
-    if "wifi_ap" in TABLES and _present("wifi_ap"):
+    if table("wifi_ap") is not None and _present("wifi_ap"):
         _import_with_softap(at)
     # The bootloader rolls back an app that never confirms itself; getting
     # this far is the confirmation. Builds without rollback raise OSError.

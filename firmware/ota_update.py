@@ -336,22 +336,27 @@ def userota_set(at, args):
 
     yield from at.receive(length, sink)
     at.write(b"\r\nRecv %d bytes\r\n" % length)
+    url = box[0]
+    box[0] = None
     try:
-        secure, host, port, path = _split_url(box[0].decode())
-    except (ValueError, UnicodeError):
+        secure, host, port, path = _split_url(url)
+    except (ValueError, UnicodeError, MemoryError):  # MemoryError: a long URL in a short heap
         log("ota: bad URL")
         raise errors.failed()
-    box[0] = None  # its RAM back before the update takes its own
+    url = None  # its RAM back before the update takes its own
     return (yield from _restart(at, _run(at, False, secure, host, port, path)))
 
 
 def _split_url(url):
-    """http[s]://host[:port][/path] -> (secure, host, port, path)."""
-    scheme, _, rest = url.partition("://")
-    scheme = scheme.lower()
-    if scheme not in ("http", "https"):
+    """http[s]://host[:port][/path] (bytes) -> (secure, host, port, path).
+    The scheme is checked first, in place: what is not a URL is refused
+    without a copy of its up to 8 KB."""
+    mark = url.find(b"://")
+    scheme = bytes(memoryview(url)[:mark]).lower() if 0 < mark <= 5 else b""
+    if scheme not in (b"http", b"https"):
         raise ValueError
-    secure = scheme == "https"
+    secure = scheme == b"https"
+    rest = str(memoryview(url)[mark + 3 :], "utf-8")
     slash = rest.find("/")
     where, path = (rest, "/") if slash < 0 else (rest[:slash], rest[slash:].split("#", 1)[0])
     host, colon, port = where.rpartition(":")

@@ -184,16 +184,19 @@ class Session:
 
     def on_link_lost(self):
         link = self.link
+        if link.kind == UDP or link.server:
+            self.stop()
+            links.close(link)
+            return
         self.at.unwatch(link.sock)
         try:
             link.sock.close()
         except OSError:
             pass
+        # Let go of the dead socket while the link is down (a TLS link's
+        # context stays with the link: the next handshake takes it again).
+        link.sock = None
         link.queue.clear()
-        if link.kind == UDP or link.server:
-            self.stop()
-            links.close(link)
-            return
         self.down = True
         self.retry_ms = time.ticks_add(time.ticks_ms(), _reconnect_100ms * 100)
 
@@ -242,13 +245,13 @@ class Session:
             self.at.load("ssl")  # a saved SSL link at boot: not yet imported
             if tcpip.ssl_connect is None:
                 return False
-            self.shaking = tcpip.ssl_connect(self.at, self.link.id, self.dial, None)
+            self.shaking = tcpip.ssl_connect(self.at, self.link.id, self.dial, None, self.link.context)
         try:
             next(self.shaking)
             return False
         except StopIteration as done:
             self.shaking = None
-            self.dial = done.value
+            self.dial, self.link.context = done.value
             return True
         except Exception:  # refused or timed out: its socket is closed
             self.shaking = None

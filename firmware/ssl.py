@@ -40,12 +40,12 @@ _psk_api = None  # whether tls.SSLContext has psk_identity/psk_key (found out on
 # -- the hooks ------------------------------------------------------------------------------
 
 
-def ssl_connect(at, link_id, sock, host):
+def ssl_connect(at, link_id, sock, host, ctx=None):
     """Generator: firmware/ssl_link.py's connect."""
     at.make_room("ssl")  # idle groups go: the TLS code and context need room
     from firmware import ssl_link
 
-    return (yield from ssl_link.connect(at, link_id, sock, host))
+    return (yield from ssl_link.connect(at, link_id, sock, host, ctx))
 
 
 def ssl_accept(at, sock, ca_enable, peer=None):

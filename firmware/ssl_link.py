@@ -221,17 +221,14 @@ def _tls_in_use():
     return n
 
 
-def _client(at, link_id, host):
-    """The context of a client link, and the name to send (SNI) and verify."""
+def _client(at, link_id, host, ctx):
+    """The context of a client link, and the name to send (SNI) and verify.
+    ctx: the context the link had, when passthrough dials it again (its
+    certificates are loaded, and no new one needs room)."""
     auth = _auth[link_id]
-    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
-    if auth & 1:
-        _load_pair(at, ctx, "client_cert.%d" % _pki[link_id], "client_key.%d" % _pki[link_id])
     sni = _sni[link_id]
     cn = _cn[link_id]
     if auth & 2:
-        _load_cas(at, ctx, "client_ca.%d" % _ca[link_id])
-        setattr(ctx, "verify_mode", tls.CERT_REQUIRED)
         # One name is both sent and checked (server_hostname): the expected
         # common name if set, else the SNI, else the host.
         if cn and sni and cn != sni:
@@ -239,8 +236,17 @@ def _client(at, link_id, host):
             raise errors.no_api()
         name = cn or sni or host
     else:
-        setattr(ctx, "verify_mode", tls.CERT_NONE)
         name = sni or (None if addr.is_ipv4(host) else host)
+    if ctx is not None:
+        return ctx, name
+    ctx = tls.SSLContext(tls.PROTOCOL_TLS_CLIENT)
+    if auth & 1:
+        _load_pair(at, ctx, "client_cert.%d" % _pki[link_id], "client_key.%d" % _pki[link_id])
+    if auth & 2:
+        _load_cas(at, ctx, "client_ca.%d" % _ca[link_id])
+        setattr(ctx, "verify_mode", tls.CERT_REQUIRED)
+    else:
+        setattr(ctx, "verify_mode", tls.CERT_NONE)
     if _psk[link_id]:
         if not ssl.has_psk():
             raise errors.no_api()
@@ -249,11 +255,12 @@ def _client(at, link_id, host):
     return ctx, name
 
 
-def connect(at, link_id, sock, host):
+def connect(at, link_id, sock, host, ctx=None):
     """Generator (firmware/tcpip.py's ssl_connect): the TLS handshake on a connected
-    TCP socket; returns the TLS socket, or closes sock and raises ATError.
-    host None: the link is dialled again (passthrough), with the name of its
-    AT+CIPSTART and without +ERRNO (the UART carries data then)."""
+    TCP socket; returns (the TLS socket, its context), or closes sock and
+    raises ATError. host None: the link is dialled again (passthrough), with
+    the name of its AT+CIPSTART, the context it had (ctx) if it had one,
+    and without +ERRNO (the UART carries data then)."""
     report = host is not None
     if host is None:  # the name of its AT+CIPSTART, else its AT+SAVETRANSLINK host
         host = _names[link_id] or links.table[link_id].host
@@ -262,7 +269,7 @@ def connect(at, link_id, sock, host):
         if _tls_in_use() >= ssl.tls_links:
             log("ssl: already", ssl.tls_links, "TLS links")
             raise errors.failed()
-        ctx, name = _client(at, link_id, host)
+        ctx, name = _client(at, link_id, host, ctx)
         if tcpip.tcpopt[link_id][1]:
             try:
                 sock.setsockopt(6, 1, 1)  # TCP_NODELAY: the TLS socket has no setsockopt
@@ -290,7 +297,7 @@ def connect(at, link_id, sock, host):
         _close(wire, sock)
         raise
     wire.release()
-    return secure
+    return secure, ctx
 
 
 def _close(wire, sock):

@@ -25,7 +25,7 @@ _TCP_NODELAY = const(1)
 
 _at = None
 _next_port = 0
-ssl_connect = None  # set by the SSL group: generator(at, link_id, sock, host) -> wrapped socket
+ssl_connect = None  # set by the SSL group: generator(at, link_id, sock, host[, context]) -> (TLS socket, context)
 
 # AT+CIPTCPOPT per link id: so_linger, tcp_nodelay, so_sndtimeo, keep_alive.
 tcpopt = [[-1, 0, 0, 0] for _ in range(MAX_LINKS)]
@@ -150,8 +150,10 @@ def _connected(at, link_id, kind, sock, host, remote, local, keepalive):
         if ssl_connect is None:
             sock.close()
             raise errors.no_api()
-        sock = yield from ssl_connect(at, link_id, sock, host)
+        sock, context = yield from ssl_connect(at, link_id, sock, host)
     link = links.Link(link_id, kind, sock, remote[0], remote[1], local, 0)
+    if kind == SSL:
+        link.context = context
     _apply_tcpopt(link, keepalive)
     links.add(link)
     at.reply(links.connect_message(link))

@@ -351,6 +351,19 @@ def test_at_off_keeps_the_engine_off_and_remove_takes_it_all_off(chip):
     assert mpremote(chip, "exec", "print(6 * 7)").strip() == "42"
 
 
+def test_the_survey_is_read_as_a_chip_prints_it():
+    """A chip's REPL ends its lines in CR LF; the record may be missing."""
+    text = (
+        "(2822, 'xtensawin', 'esp32', '3.4.0; MicroPython v1.29.0')\r\n"
+        "%s firmware/at.mpy\r\nNone firmware/gone.mpy\r\n+\r\n{\"files\": {}}" % ("ab" * 32)
+    )
+    mpy, machine, platform, version, record, hashes = deploy_tool.parse_survey(text)
+    assert (mpy, machine, platform) == (2822, "xtensawin", "esp32")
+    assert hashes == {"firmware/at.mpy": "ab" * 32, "firmware/gone.mpy": None}
+    assert json.loads(record) == {"files": {}}
+    assert deploy_tool.parse_survey(text.split("+")[0] + "-\r\n")[4] is None
+
+
 def test_refuses_a_board_file_for_another_chip(chip):
     result = run_deploy(chip, "--board", "esp32_wroom_32")
     assert result.returncode == 2

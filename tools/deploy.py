@@ -342,11 +342,13 @@ def package_json_text():
 
 # -- the board ----------------------------------------------------------------
 
-# Runs on the board: report the interpreter, and the SHA-256 of each file asked
-# for (None if missing), the firmware/ and boards/ entries and the record.
+# Runs on the board: report the interpreter, then the SHA-256 of each file asked
+# for ("None" if missing) and the firmware/ and boards/ entries, a line each,
+# then "+" and the record, or "-". Nothing in it needs a large block: a
+# stopped AT engine leaves most of a small heap in use, in pieces.
 _SURVEY = """
 import gc, sys, os, hashlib, binascii
-gc.collect()  # what a stopped AT engine left: the record needs one block
+gc.collect()  # what a stopped AT engine left
 def _h(p):
     try:
         f = open(p, 'rb')
@@ -367,15 +369,45 @@ def _ls(d):
         return [d + '/' + n for n in os.listdir(d)]
     except OSError:
         return []
-try:
-    with open(%(record)r) as f:
-        _r = f.read()
-except OSError:
-    _r = None
 _i = sys.implementation
-_p = %(paths)r + _ls('firmware') + _ls('boards')
-print(repr((getattr(_i, '_mpy', 0), getattr(_i, '_machine', ''), sys.platform, sys.version, _r, dict((p, _h(p)) for p in _p))))
+print(repr((getattr(_i, '_mpy', 0), getattr(_i, '_machine', ''), sys.platform, sys.version)))
+for _n in %(paths)r + _ls('firmware') + _ls('boards'):
+    print(_h(_n), _n)
+try:
+    _f = open(%(record)r)
+except OSError:
+    print('-')
+else:
+    print('+')
+    while True:
+        _s = _f.read(256)
+        if not _s:
+            break
+        print(_s, end='')
+    _f.close()
 """
+
+
+def parse_survey(text):
+    """(mpy, machine, platform, version, record text or None, {path: hash or
+    None}) from what _SURVEY printed (lines end in CR LF on a chip's UART)."""
+    import ast
+
+    head, _, rest = text.partition("\n")
+    mpy, machine, platform, version = ast.literal_eval(head.strip())
+    hashes = {}
+    record = None
+    while rest:
+        line, _, rest = rest.partition("\n")
+        line = line.rstrip("\r")
+        if line == "+":
+            record = rest
+            break
+        if line == "-":
+            break
+        digest, _, path = line.partition(" ")
+        hashes[path] = None if digest == "None" else digest
+    return mpy, machine, platform, version, record, hashes
 
 
 class Board:
@@ -412,10 +444,8 @@ class Board:
             raise DeployError("the board failed: %s" % e) from None
 
     def survey(self, paths):
-        import ast
-
         out = self.run(_SURVEY % {"record": RECORD, "paths": sorted(paths)})
-        mpy, machine, platform, version, record, hashes = ast.literal_eval(out.decode().strip())
+        mpy, machine, platform, version, record, hashes = parse_survey(out.decode())
         return {
             "mpy": (mpy & 0xFF, (mpy >> 8) & 3),
             "machine": machine,

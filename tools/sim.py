@@ -53,13 +53,11 @@ from tools import deploy, simflash
 REPO = Path(__file__).resolve().parent.parent
 ENTRY = REPO / "boards" / "unix" / "main.py"
 DEFAULT_WORLD = REPO / "boards" / "unix" / "world.json"
-# The heap the suite runs in (README, "RAM budget"). The ESP32's budget in this
-# port's terms is 242K (the suite does not pass in it yet: TLS beside the
-# TCP/IP groups and passthrough finds no room):
-# what the interpreter and the stand-ins hold before the firmware starts
-# (81.8 KB) plus 112 KB times the firmware's 64-bit/32-bit heap ratio
-# (1.43). Measure with python -m tools.ram.
-DEFAULT_HEAP = "288K"
+# The heap the suite runs in (README, "RAM budget"): the ESP32's budget in
+# this port's terms, what the interpreter and the stand-ins hold before the
+# firmware starts (81.8 KB) plus 112 KB times the firmware's 64-bit/32-bit
+# heap ratio (1.43). Measure with python -m tools.ram.
+DEFAULT_HEAP = "242K"
 
 PWRON_RESET, SOFT_RESET, DEEPSLEEP_RESET = 1, 5, 4
 TIMER_WAKE = 4

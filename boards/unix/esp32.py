@@ -153,6 +153,11 @@ def _pin_number(pin):
 # is the file "otaboot" in the state folder, holding the label to boot.
 
 _SECTOR = const(4096)
+# The flash model works on pieces this big: what it allocates for a piece
+# (the big integers of a program or a checksum) is garbage at once and
+# needs no large free block, as the IDF, working in C on the caller's
+# buffer, needs none on the chip.
+_PIECE = const(256)
 _ESP_ERR_INVALID_ARG = const(0x102)
 _ESP_ERR_INVALID_SIZE = const(0x104)
 _ESP_ERR_OTA_VALIDATE_FAILED = const(0x1503)
@@ -313,13 +318,12 @@ class Partition:
             f.readinto(buf)
 
     def _program(self, offset, data):
-        # NOR flash: programming only clears bits. Bounded chunks keep the
-        # big-integer AND within a small heap.
+        # NOR flash: programming only clears bits (a big-integer AND per piece).
         addr = self._check(offset, len(data))
         data = memoryview(data)
         with _flash() as f:
-            for start in range(0, len(data), _SECTOR):
-                chunk = data[start : start + _SECTOR]
+            for start in range(0, len(data), _PIECE):
+                chunk = data[start : start + _PIECE]
                 n = len(chunk)
                 f.seek(addr + start)
                 old = f.read(n)
@@ -333,10 +337,10 @@ class Partition:
             raise _esp_error(_ESP_ERR_INVALID_SIZE)
         if offset % _SECTOR:
             raise _esp_error(_ESP_ERR_INVALID_ARG)
-        blank = b"\xff" * _SECTOR
+        blank = b"\xff" * _PIECE
         with _flash() as f:
             f.seek(addr)
-            for _ in range(length // _SECTOR):
+            for _ in range(length // _PIECE):
                 f.write(blank)
 
     def readblocks(self, block_num, buf, offset=0):
@@ -418,9 +422,9 @@ class Partition:
         if head[0] != 0xE9 or not 0 < head[1] <= 16 or struct.unpack_from("<H", head, 12)[0] != 0:
             return False
         digest = hashlib.sha256(head)
-        buf = bytearray(_SECTOR)
+        buf = bytearray(_PIECE)
         view = memoryview(buf)
-        fold = 0  # XOR of the segment data, as one big integer per sector
+        fold = 0  # XOR of the segment data, piece upon piece, as a big integer
         pos = 24
         for _ in range(head[1]):
             if pos + 8 > size:
@@ -432,7 +436,7 @@ class Partition:
             if pos + length > size:
                 return False
             while length:
-                n = min(length, _SECTOR)
+                n = min(length, _PIECE)
                 self._read(pos, view[:n])
                 digest.update(view[:n])
                 fold ^= int.from_bytes(view[:n], "little")
@@ -445,7 +449,7 @@ class Partition:
         digest.update(view[:pad])
         pos += pad
         checksum = 0xEF
-        for byte in fold.to_bytes(_SECTOR, "little"):
+        for byte in fold.to_bytes(_PIECE, "little"):
             checksum ^= byte
         if buf[pad - 1] != checksum:
             return False
