@@ -86,6 +86,13 @@ def table(group):
             (
                 ("+CIPSEND", None, None, 1, 1, group),
                 ("+CIPSENDEX", None, None, 1, None, group),
+            ),
+            [],
+            None,
+        )
+    if group == "tcpip_sendl":
+        return (
+            (
                 ("+CIPSENDL", None, None, 1, None, group),
                 ("+CIPSENDLCFG", None, 1, 1, None, group),
             ),

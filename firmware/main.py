@@ -14,7 +14,7 @@ from firmware.settings import Settings
 GROUPS = (
     "basic", "uartcfg", "sleep", "rf", "storage", "ota",
     "wifi", "wifi_scan", "wifi_ap", "netif", "wifi_noapi", "eth",
-    "tcpip", "tcpip_send", "tcpip_recv", "tcpip_server", "passthrough", "ssl",
+    "tcpip", "tcpip_send", "tcpip_sendl", "tcpip_recv", "tcpip_server", "passthrough", "ssl",
     "dns", "sntp", "ping", "ota_update",
 )
 
@@ -35,7 +35,8 @@ GROUPS = (
 # up.
 LAZY = (
     "sleep", "rf", "storage", "ota", "wifi_scan", "wifi_ap", "wifi_noapi",
-    "tcpip_send", "tcpip_recv", "tcpip_server", "passthrough", "ssl", "dns", "sntp", "ping", "ota_update",
+    "tcpip_send", "tcpip_sendl", "tcpip_recv", "tcpip_server", "passthrough", "ssl", "dns", "sntp", "ping",
+    "ota_update",
 )
 
 

@@ -1,10 +1,10 @@
-# Sending: AT+CIPSEND (length form; the execute form enters passthrough),
-# AT+CIPSENDEX, AT+CIPSENDL and AT+CIPSENDLCFG.
+# Sending: AT+CIPSEND (length form; the execute form enters passthrough)
+# and AT+CIPSENDEX (AT+CIPSENDL and AT+CIPSENDLCFG: firmware/tcpip_sendl.py).
 #
 # AT+CIPSEND/CIPSENDEX collect the host's bytes in the shared transmit
 # buffer, print "Recv <n> bytes", then hand them to the socket and print
-# SEND OK or SEND FAIL. AT+CIPSENDL streams: each chunk goes to the socket
-# as soon as it has arrived, so its length is not bounded by RAM.
+# SEND OK or SEND FAIL.
+import sys
 import time
 
 from micropython import const
@@ -14,21 +14,17 @@ from firmware.at import DONE
 from firmware.links import UDP
 
 _SEND_MAX = const(8192)
-_IPD_GAP_MS = const(20)  # quiet time after SEND OK before network data
+IPD_GAP_MS = const(20)  # quiet time after SEND OK before network data
 _BACKSLASH = const(0x5C)
 _ZERO = const(0x30)
 
 SEND_OK = b"\r\nSEND OK\r\n"
 SEND_FAIL = b"\r\nSEND FAIL\r\n"
 
-_REPORT_STEP = const(1024)  # AT+CIPSENDLCFG's defaults
-_TRANSMIT = const(2920)
-_report_step = _REPORT_STEP
-_transmit = _TRANSMIT
 _at = None
 
 
-def _link_for(at, link_id, args, i, longest):
+def link_for(at, link_id, args, i, longest):
     length = params.int_at(args, i, 1, longest)
     link = links.table[link_id]
     if link is None or link.eof:
@@ -52,7 +48,7 @@ def cipsend_set(at, args):
     link_id, i = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
     if links.raw_receive:
         raise errors.failed()  # passthrough takes no length
-    link, length, remote = _link_for(at, link_id, args, i, _SEND_MAX)
+    link, length, remote = link_for(at, link_id, args, i, _SEND_MAX)
     return _send(at, link, length, remote, False)
 
 
@@ -60,7 +56,7 @@ def cipsendex_set(at, args):
     link_id, i = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
     if links.raw_receive:
         raise errors.failed()
-    link, length, remote = _link_for(at, link_id, args, i, _SEND_MAX)
+    link, length, remote = link_for(at, link_id, args, i, _SEND_MAX)
     return _send(at, link, length, remote, True)
 
 
@@ -72,7 +68,7 @@ def cipsend_execute(at):
     return passthrough.enter(at)
 
 
-class _Sink:
+class Sink:
     """Where the host's bytes go during a > block: a send buffer (the
     shared transmit buffer, or for a UDP datagram longer than it one of its
     own: a datagram leaves in one piece), handed on by flush() whenever it
@@ -112,7 +108,7 @@ class _Sink:
         self.filled = 0
 
 
-class _Collector(_Sink):
+class _Collector(Sink):
     """AT+CIPSEND's and AT+CIPSENDEX's sink; with escapes (CIPSENDEX), \\0
     ends the data early and a backslash takes the next byte literally."""
 
@@ -160,7 +156,7 @@ def _send(at, link, length, remote, escapes):
     if ok:
         ok = yield from send_buffer(link, collector.buf, collector.filled, remote)
     at.write(SEND_OK if ok else SEND_FAIL)
-    links.hold_ipd(_IPD_GAP_MS)
+    links.hold_ipd(IPD_GAP_MS)
     return DONE
 
 
@@ -194,83 +190,9 @@ def send_buffer(link, buf, n, remote=None):
     return True
 
 
-# -- AT+CIPSENDL ----------------------------------------------------------------
-
-
-class _Streamer(_Sink):
-    """The sink of AT+CIPSENDL: sends the host's data on in pieces of the
-    transmit size (datagrams for UDP) as it arrives, and reports progress."""
-
-    def __init__(self, at, link, remote):
-        super().__init__(link, 0, _transmit)
-        self.at = at
-        self.remote = remote
-        self.sent = 0
-        self.next_report = _report_step
-
-    def __call__(self, chunk):
-        n = len(chunk)
-        self.received += n
-        self.put(chunk, 0, n)
-        return None
-
-    def flush(self):
-        if not self.filled:
-            return
-        link = self.link
-        if not self.failed:
-            try:
-                if link.kind == UDP:
-                    link.sock.sendto(self.view[: self.filled], self.remote or (link.host, link.port))
-                else:
-                    links.write_all(link.sock, self.filled, link.tcpopt[2] if link.tcpopt else 0)
-                self.sent += self.filled
-            except OSError:
-                self.failed = True
-        self.filled = 0
-        if self.sent >= self.next_report:  # one report, however many steps passed
-            self.at.write(b"\r\n+CIPSENDL:%d,%d\r\n" % (self.sent, self.received))
-            self.next_report = (self.sent // _report_step + 1) * _report_step
-
-
-def cipsendl_set(at, args):
-    link_id, i = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
-    if links.raw_receive:
-        raise errors.failed()
-    link, length, remote = _link_for(at, link_id, args, i, 0x7FFFFFFF)
-    return _send_long(at, link, length, remote)
-
-
-def _send_long(at, link, length, remote):
-    streamer = _Streamer(at, link, remote)
-    if (yield from at.receive(length, streamer, cancel=True)):
-        at.write(b"\r\nSEND CANCELLED\r\n")  # (ESP-AT's spelling here)
-        return DONE
-    streamer.flush()
-    if streamer.sent % _report_step:
-        at.write(b"\r\n+CIPSENDL:%d,%d\r\n" % (streamer.sent, streamer.received))
-    at.write(SEND_FAIL if streamer.failed else SEND_OK)
-    links.hold_ipd(_IPD_GAP_MS)
-    return DONE
-
-
-def cipsendlcfg_query(at):
-    at.reply(b"+CIPSENDLCFG:%d,%d" % (_report_step, _transmit))
-
-
-def cipsendlcfg_set(at, args):
-    global _report_step, _transmit
-    params.count(args, 1, 2)
-    report = params.int_at(args, 0, 100, 1 << 20, _report_step)
-    transmit = params.int_at(args, 1, 100, _TRANSMIT, _transmit)
-    _report_step, _transmit = report, transmit
-
-
 _TABLE = (
     ("+CIPSEND", None, None, cipsend_set, cipsend_execute),
     ("+CIPSENDEX", None, None, cipsendex_set, None),
-    ("+CIPSENDL", None, None, cipsendl_set, None),
-    ("+CIPSENDLCFG", None, cipsendlcfg_query, cipsendlcfg_set, None),
 )
 
 
@@ -281,6 +203,6 @@ def register(at):
 
 
 def unload(at):
-    """Whether this group can go (firmware/at.py, make_room): only with
-    AT+CIPSENDLCFG as at boot."""
-    return _report_step == _REPORT_STEP and _transmit == _TRANSMIT
+    """Whether this group can go (firmware/at.py, make_room): not while
+    AT+CIPSENDL's group, built on it, is in."""
+    return "firmware.tcpip_sendl" not in sys.modules

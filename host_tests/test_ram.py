@@ -99,14 +99,14 @@ def test_the_index_tool_refuses_a_lazy_group_without_literal_tables(tmp_path, mo
         raise AssertionError("accepted a table it cannot read")
 
 
-# One command of each of these groups; together they do not fit in 242K
+# One command of each of these groups; together they do not fit in the heap
 # after boot, one at a time they do.
 GROUP_COMMANDS = (
     ("ota_update", "AT+CIUPDATE?"),
     ("storage", 'AT+FS=0,4,"."'),
     ("ssl", "AT+CIPSSLCCONF?"),
     ("sntp", "AT+CIPSNTPCFG?"),
-    ("tcpip_send", "AT+CIPSENDLCFG?"),
+    ("tcpip_sendl", "AT+CIPSENDLCFG?"),
     ("wifi_scan", "AT+CWLAP"),
     ("tcpip_server", "AT+CIPSTO?"),
     ("passthrough", "AT+TRANSINTVL?"),
@@ -120,7 +120,7 @@ def test_idle_groups_go_when_the_heap_is_short_and_come_back(tmp_path):
     are let go when another needs the room; their commands import them
     again, and answer as before."""
     state = tmp_path / "m"
-    module = VirtualModule(state, pace=False, extra_args=["--heapsize", "242K"])
+    module = VirtualModule(state, pace=False, extra_args=["--heapsize", sim.DEFAULT_HEAP])
     try:
         module.start()
         module.ok("ATE0")
@@ -141,7 +141,7 @@ def test_a_group_whose_settings_differ_from_a_fresh_import_stays(tmp_path):
     """Settings held in RAM are never lost to the heap's needs: a group
     whose settings were changed (and not saved) is not let go."""
     state = tmp_path / "m"
-    module = VirtualModule(state, pace=False, extra_args=["--heapsize", "242K"])
+    module = VirtualModule(state, pace=False, extra_args=["--heapsize", sim.DEFAULT_HEAP])
     try:
         module.start()
         module.ok("ATE0")
@@ -164,4 +164,4 @@ def test_a_group_whose_settings_differ_from_a_fresh_import_stays(tmp_path):
         module.stop()
     log = (tmp_path / "m.log").read_text()
     gone = set(re.findall(r"\[at\] unloaded (\w+)", log))
-    assert gone and not gone & {"tcpip_server", "passthrough", "ssl", "tcpip_send"}, log
+    assert gone and not gone & {"tcpip_server", "passthrough", "ssl", "tcpip_sendl"}, log
