@@ -56,8 +56,10 @@ DEFAULT_WORLD = REPO / "boards" / "unix" / "world.json"
 # The heap the suite runs in (README, "RAM budget"): the ESP32's budget in
 # this port's terms, what the interpreter and the stand-ins hold before the
 # firmware starts (81,824 bytes, 79.9 KiB) plus 112 KiB times the firmware's
-# 64-bit/32-bit heap ratio (1.43): 240.1 KiB. Measure with python -m tools.ram.
-DEFAULT_HEAP = "240K"
+# 64-bit/32-bit heap ratio (1.43): 240.1 KiB; 242K, because at 240K the suite's
+# outcome depends on how the heap happens to be laid out (README). Measure
+# with python -m tools.ram.
+DEFAULT_HEAP = "242K"
 
 PWRON_RESET, SOFT_RESET, DEEPSLEEP_RESET = 1, 5, 4
 TIMER_WAKE = 4
