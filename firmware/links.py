@@ -159,23 +159,21 @@ def close(link, report=True):
     table[link.id] = None
     if link in _paused:
         _paused.remove(link)
-    sock = link.sock
-    if sock is not None:  # None: a passthrough link down (dialled again)
-        _at.unwatch(sock)
-        try:
-            sock.close()
-        except OSError:
-            pass
+    if link.sock is not None:  # None: a passthrough link down (dialled again)
+        shut(link.sock)
     link.queue.clear()
     closed_since_got_ip = True
     if report:
         _at.urc(closed_message(link.id) + b"\r\n")
 
 
-def close_all():
-    for link in table:
-        if link is not None:
-            close(link, False)
+def shut(sock):
+    """Stop watching a link's socket and close it."""
+    _at.unwatch(sock)
+    try:
+        sock.close()
+    except OSError:
+        pass
 
 
 # -- receiving --------------------------------------------------------------

@@ -152,7 +152,7 @@ def start(board):
         # from the bottom up and the top stays in one piece for the
         # buffers of the groups loaded later (firmware.storage: 4 KB).
         gc.collect()
-    if table("wifi_ap") is not None and _present("wifi_ap"):
+    if "wifi_ap" in LAZY and _present("wifi_ap"):
         _import_with_softap(at)
     # The bootloader rolls back an app that never confirms itself; getting
     # this far is the confirmation. Builds without rollback raise OSError.

@@ -336,14 +336,12 @@ def userota_set(at, args):
 
     yield from at.receive(length, sink)
     at.write(b"\r\nRecv %d bytes\r\n" % length)
-    url = box[0]
-    box[0] = None
     try:
-        secure, host, port, path = _split_url(url)
+        secure, host, port, path = _split_url(box[0])
     except (ValueError, UnicodeError, MemoryError):  # MemoryError: a long URL in a short heap
         log("ota: bad URL")
         raise errors.failed()
-    url = None  # its RAM back before the update takes its own
+    box[0] = None  # its RAM back before the update takes its own
     return (yield from _restart(at, _run(at, False, secure, host, port, path)))
 
 

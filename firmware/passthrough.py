@@ -188,13 +188,9 @@ class Session:
             self.stop()
             links.close(link)
             return
-        self.at.unwatch(link.sock)
-        try:
-            link.sock.close()
-        except OSError:
-            pass
         # Let go of the dead socket while the link is down (a TLS link's
         # context stays with the link: the next handshake takes it again).
+        links.shut(link.sock)
         link.sock = None
         link.queue.clear()
         self.down = True
