@@ -94,6 +94,11 @@ class Engine:
         self._uart_taker = None  # passthrough's input callback (take_uart)
         self._unloadable = []  # groups imported on first use that can go again, oldest first
         self.heap_reserve = getattr(board, "HEAP_RESERVE", _HEAP_RESERVE)
+        self._last_raw_name = b""  # the last command's name (_name)
+        self._last_name = ""
+        self._dispatching = False  # a handler runs (_dispatch)
+        self._dispatcher = self._dispatcher_loop()
+        next(self._dispatcher)
 
     # -- registration -----------------------------------------------------
 
@@ -183,6 +188,15 @@ class Engine:
         except IndexError:
             log("unsolicited message dropped:", message)
 
+    def urc_from(self, buf, start, n):
+        """An unsolicited message in the caller's buffer (n bytes from
+        start): written at once when no command runs and none is queued
+        before it, copied into the queue otherwise."""
+        if self._task is None and not self._urc:
+            self.uart.write(buf, start, n)
+        else:
+            self.urc(bytes(buf[start : start + n]))
+
     def flush(self):
         """Wait until everything written has left the UART."""
         self.uart.flush()
@@ -260,47 +274,63 @@ class Engine:
         if n:
             self.feed(n)
 
+    # The command path runs for every command (passive mode reads data with
+    # one AT+CIPRECVDATA per 5840 bytes): its functions keep their frames
+    # small enough for the C stack (at most 11 words of locals and
+    # operands, see firmware/ring.py) and parse the line where it lies.
+
     def feed(self, n):
         """Process n bytes at the start of the receive buffer."""
-        rx = self._rx
         i = 0
         while i < n:
             if self._block_left:
-                take = min(n - i, self._block_left)
-                used = self._block_sink(self._rxmv[i : i + take])
-                if used is None:
-                    self._block_left -= take
-                else:  # the sink found the end of its data early
-                    take = used
-                    self._block_left = 0
-                if self._block_taken < 3:  # keep the head: "+++" may cancel
-                    head = min(3 - self._block_taken, take)
-                    self._block_head[self._block_taken : self._block_taken + head] = self._rxmv[i : i + head]
-                    self._block_at = time.ticks_ms()
-                    self._task_wake = self._block_at  # the handler looks at it
-                self._block_taken += take
-                i += take
-                if not self._block_left:
-                    self._task_wake = time.ticks_ms()
-                    self._step()
-                    if i < n:
-                        # Bytes beyond the announced length arrived with the
-                        # data: ESP-AT drops them with one "busy p...".
-                        self._busy()
-                        return
-                continue
-            lf = rx.find(b"\n", i, n)
-            end = n if lf < 0 else lf + 1
-            if self._task is not None:
-                if lf >= 0:
-                    self._busy()
+                i = self._feed_block(i, n)
             else:
-                if self.echo:
-                    self.uart.write(self._rxmv[i:end])
-                self._append(i, end if lf < 0 else lf)
-                if lf >= 0:
-                    self._end_of_line()
-            i = end
+                i = self._feed_line(i, n)
+
+    def _feed_block(self, i, n):
+        # Bytes of a > block: to its sink. Returns where the block's bytes end.
+        take = min(n - i, self._block_left)
+        used = self._block_sink(self._rxmv[i : i + take])
+        if used is None:
+            self._block_left -= take
+        else:  # the sink found the end of its data early
+            take = used
+            self._block_left = 0
+        if self._block_taken < 3:  # keep the head: "+++" may cancel
+            self._keep_head(i, take)
+        self._block_taken += take
+        i += take
+        if not self._block_left:
+            self._task_wake = time.ticks_ms()
+            self._step()
+            if i < n:
+                # Bytes beyond the announced length arrived with the
+                # data: ESP-AT drops them with one "busy p...".
+                self._busy()
+                return n
+        return i
+
+    def _keep_head(self, i, take):
+        head = min(3 - self._block_taken, take)
+        self._block_head[self._block_taken : self._block_taken + head] = self._rxmv[i : i + head]
+        self._block_at = time.ticks_ms()
+        self._task_wake = self._block_at  # the handler looks at it
+
+    def _feed_line(self, i, n):
+        # Bytes of a command line, up to and with its LF. Returns where they end.
+        lf = self._rx.find(b"\n", i, n)
+        end = n if lf < 0 else lf + 1
+        if self._task is not None:
+            if lf >= 0:
+                self._busy()
+            return end
+        if self.echo:
+            self.uart.write(self._rx, i, end - i)
+        self._append(i, end if lf < 0 else lf)
+        if lf >= 0:
+            self._end_of_line()
+        return end
 
     def _append(self, start, end):
         count = end - start
@@ -317,54 +347,107 @@ class Engine:
 
     def _end_of_line(self):
         length = self._line_len
-        too_long = self._line_too_long
         self._line_len = 0
-        self._line_too_long = False
-        if too_long:
+        if self._line_too_long:
+            self._line_too_long = False
             self.error(0x01000000 | SUB_PARA_LENGTH << 16)
             return
-        line = self._line
-        if length and line[length - 1] == _CR:
+        if length and self._line[length - 1] == _CR:
             length -= 1
         elif length:
             self.error(0x01000000 | SUB_NO_TERMINATOR << 16)
             return
-        if length == 0:
-            return  # blank lines are ignored
         if length > MAX_COMMAND:
             self.error(0x01000000 | SUB_PARA_LENGTH << 16)
-            return
-        self._dispatch(bytes(memoryview(line)[:length]))
+        elif length:  # blank lines are ignored
+            self._dispatch(length)
 
     # -- dispatch ---------------------------------------------------------
 
-    def _dispatch(self, line):
-        try:
-            if line[:2] != b"AT":
-                raise ATError(SUB_NO_AT)
-            name, form, args = _split(line)
-            row = self._commands.get(name)
-            if row is not None and len(row) > 5:
-                row = self._load(row[5], name)
-            if row is None:
-                raise ATError(SUB_UNSUPPORTED)
-            handler = row[form]
-            if handler is None:
-                raise ATError(SUB_WRONG_FORM)
-            result = handler(self, args) if form == SET else handler(self)
-        except ATError as e:
-            self.error(e.code)
-            return
-        except Exception as e:  # a bug must not take the module down
-            sys.print_exception(e)
-            self.error(0x01000000 | SUB_COMMON << 16)
-            return
-        if type(result) is _GENERATOR:
-            self._task = result
-            self._task_wake = time.ticks_ms()
-            self._step()
-        elif result is not DONE:
-            self.uart.write(OK)
+    def _dispatch(self, n):
+        # The line is the first n bytes of self._line; a handler's
+        # arguments are parsed out of it before the handler runs.
+        if self._dispatching:
+            # A line read while a handler runs (one that gives the UART
+            # back, take_uart): a dispatcher of its own.
+            dispatcher = self._dispatcher_loop()
+            next(dispatcher)
+            dispatcher.send(n)
+        else:
+            self._dispatcher.send(n)
+
+    def _dispatcher_loop(self):
+        # A generator, made once: the frame that holds the try/except every
+        # command needs stays allocated, where a function's frame that size
+        # would be allocated on the heap for every command (see ring.py).
+        while True:
+            n = yield
+            self._dispatching = True
+            try:
+                result = self._call(self._line, n)
+            except ATError as e:
+                result = e
+            except Exception as e:  # a bug must not take the module down
+                sys.print_exception(e)
+                result = ATError(SUB_COMMON)
+            if type(result) is ATError:
+                self.error(result.code)
+            elif type(result) is _GENERATOR:
+                self._task = result
+                self._task_wake = time.ticks_ms()
+                self._step()
+            elif result is not DONE:
+                self.uart.write(OK)
+            result = None  # what a handler left must not outlive it
+            self._dispatching = False
+
+    def _call(self, line, n):
+        if n < 2 or line[0] != 0x41 or line[1] != 0x54:  # "AT"
+            raise ATError(SUB_NO_AT)
+        if n > 2 and line[2] == 0x2B:  # "+"
+            return self._call_form(line, _name_end(line, n), n)
+        return self._call_basic(line, n)
+
+    def _call_basic(self, line, n):
+        # AT, ATE0, ATE1: a basic command carries its digits as one integer.
+        i = 2
+        while i < n and 0x41 <= line[i] <= 0x5A:
+            i += 1
+        if i == n or not line[i : n].isdigit():
+            return self._call_form(line, i, n)
+        if n - i > 9:
+            raise ATError(SUB_UNSUPPORTED)
+        return self._handler(line, i, SET)(self, [int(line[i : n])])
+
+    def _call_form(self, line, end, n):
+        # The name ends at end; what follows it tells the form.
+        form = _form(line, end, n)
+        if form != SET:
+            return self._handler(line, end, form)(self)
+        args = params.parse(line, end + 1, n)
+        return self._handler(line, end, SET)(self, args)
+
+    def _handler(self, line, end, form):
+        name = self._name(line, end)
+        row = self._commands.get(name)
+        if row is not None and len(row) > 5:
+            row = self._load(row[5], name)
+        if row is None:
+            raise ATError(SUB_UNSUPPORTED)
+        row = row[form]
+        if row is None:
+            raise ATError(SUB_WRONG_FORM)
+        return row
+
+    def _name(self, line, end):
+        # The name as the table's key. Hosts repeat commands (a passive
+        # reader sends AT+CIPRECVDATA again and again): the last name is
+        # kept, and a line with the same one makes no new string.
+        last = self._last_raw_name
+        if end - 2 != len(last) or line.find(last, 2, end) != 2:
+            self._last_raw_name = line[2:end]
+            self._last_name = self._last_raw_name.decode()
+        return self._last_name
 
     def load(self, group):
         """Import a group imported on first use now, because another group
@@ -478,34 +561,25 @@ def forget(key):
             delattr(package, short)
 
 
-def _split(line):
-    """AT<name><form>: returns (name, form, args). Names are upper case; a
-    basic command such as ATE0 carries its digits as one integer argument."""
-    if len(line) == 2 or line[2] != 0x2B:  # not "+": AT, ATE0, ATE1
-        i = 2
-        while i < len(line) and 0x41 <= line[i] <= 0x5A:
-            i += 1
-        name = line[2:i].decode()
-        digits = line[i:]
-        if digits.isdigit():
-            if len(digits) > 9:
-                raise ATError(SUB_UNSUPPORTED)
-            return name, SET, [int(digits)]
-    else:
-        i = 3
-        while i < len(line) and line[i] != 0x3D and line[i] != 0x3F:  # '=' '?'
-            c = line[i]
-            if not (0x41 <= c <= 0x5A or 0x30 <= c <= 0x39 or c == 0x5F):
-                raise ATError(SUB_UNSUPPORTED)
-            i += 1
-        name = line[2:i].decode()
-    tail = line[i:]
-    if not tail:
-        return name, EXECUTE, None
-    if tail == b"?":
-        return name, QUERY, None
-    if tail == b"=?":
-        return name, TEST, None
-    if tail[0] == 0x3D:
-        return name, SET, params.parse(tail[1:])
+def _name_end(line, n):
+    """Where the name of an extended command (AT+<name>) ends: at "=", "?"
+    or the end of the line; a character no name has is an unknown command."""
+    i = 3
+    while i < n and line[i] != 0x3D and line[i] != 0x3F:  # '=' '?'
+        c = line[i]
+        if not (0x41 <= c <= 0x5A or 0x30 <= c <= 0x39 or c == 0x5F):
+            raise ATError(SUB_UNSUPPORTED)
+        i += 1
+    return i
+
+
+def _form(line, end, n):
+    """The form of a command whose name ends at end."""
+    if end == n:
+        return EXECUTE
+    c = line[end]
+    if c == 0x3F and end + 1 == n:  # "?"
+        return QUERY
+    if c == 0x3D:  # "="
+        return TEST if end + 2 == n and line[end + 1] == 0x3F else SET
     raise ATError(SUB_PARA_PARSE)

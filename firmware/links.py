@@ -17,7 +17,9 @@ from firmware import params, ring
 
 MAX_LINKS = const(5)
 IPD_MAX = const(2920)  # payload bytes per +IPD frame
-_HEADER_ROOM = const(40)  # \r\n+IPD,4,2920,"255.255.255.255",65535: is 38
+# Room before each ring slot for the header of what it holds: the longest,
+# +CIPRECVDATA:5840,"255.255.255.255",65535, is 42 bytes.
+_HEADER_ROOM = const(44)
 PASSIVE_SLOTS = const(2)  # a passive link holds at most 2 slots (5840 bytes)
 _TX_SIZE = const(2920)  # one packet; longer sends go out a buffer at a time
 
@@ -44,6 +46,7 @@ tx_view = None
 _holding = False  # hold_ipd: no +IPD is written before _hold_until
 _hold_until = 0
 _paused: list = []  # links not polled because a command was running
+_notice = bytearray(b"\r\n+IPD,4,2147483647\r\n")  # passive mode's, built in place
 
 
 class Link:
@@ -65,6 +68,10 @@ class Link:
         self.peer = None  # UDP: sender of the datagram at the head
         self.peer_changed = False  # UDP mode 1: the remote changes once
         self.tcpopt = None  # AT+CIPTCPOPT values applied to this link
+        # AT+CIPDINFO=1: ,"<ip>",<port> of the remote, made once per remote
+        self.address_text = b""
+        self.address_host = None
+        self.address_port = 0
 
     def passive(self):
         return recv_modes[self.id] == 1 and not raw_receive
@@ -96,13 +103,14 @@ def init(at, board):
 
 
 def split_id(args, least, most, top=MAX_LINKS - 1):
-    """[<id>,]<rest> as AT+CIPMUX has it: (link id, index of <rest>), with
-    least..most parameters in <rest>; top is MAX_LINKS where 5 means all."""
+    """[<id>,]<rest> as AT+CIPMUX has it: the link id, with least..most
+    parameters in <rest>, which starts at args[mux]; top is MAX_LINKS where
+    5 means all. (One value: a tuple would cost heap on every command.)"""
     if mux:
         params.count(args, least + 1, most + 1)
-        return params.int_at(args, 0, 0, top), 1
+        return params.int_at(args, 0, 0, top)
     params.count(args, least, most)
-    return 0, 0
+    return 0
 
 
 def free_id():
@@ -301,18 +309,12 @@ def _deliver_frame(link, queue):
 
 def _frame_header(link, buf, end, n):
     # \r\n+IPD,[<id>,]<len>[,"<ip>",<port>]: written backwards so that it
-    # ends at end; returns where it starts. Allocation free except for the
-    # address, which only AT+CIPDINFO=1 shows.
+    # ends at end; returns where it starts.
     i = end - 1
     buf[i] = 0x3A  # ':'
     if dinfo:
         i = _put_address(link, buf, i)
-    while True:  # the length, last digit first
-        i -= 1
-        buf[i] = 0x30 + n % 10
-        n //= 10
-        if not n:
-            break
+    i = _put_decimal(buf, i, n)
     if mux:
         buf[i - 1] = 0x2C  # ','
         buf[i - 2] = 0x30 + link.id
@@ -321,11 +323,65 @@ def _frame_header(link, buf, end, n):
     return i - 7
 
 
+def _put_decimal(buf, end, n):
+    # n in decimal, ending at end; returns where it starts.
+    while True:
+        end -= 1
+        buf[end] = 0x30 + n % 10
+        n //= 10
+        if not n:
+            return end
+
+
 def _put_address(link, buf, end):
-    host, port = link.peer if link.kind == UDP and link.peer else (link.host, link.port)
-    text = b',"%s",%d' % (host, port)
+    text = _address_text(link)
     buf[end - len(text) : end] = text
     return end - len(text)
+
+
+def _address_text(link):
+    # Made again only when the remote changes (a UDP link's sender).
+    if link.kind == UDP and link.peer:
+        host, port = link.peer
+    else:
+        host = link.host
+        port = link.port
+    if port != link.address_port or host != link.address_host:
+        link.address_text = b',"%s",%d' % (host, port)
+        link.address_host = host
+        link.address_port = port
+    return link.address_text
+
+
+def write_received(link, n):
+    """AT+CIPRECVDATA's answer: +CIPRECVDATA:<n>,["<ip>",<port>,] and n
+    bytes of the link's queue, the header built in the room before them."""
+    n -= _write_first(link, n)
+    while n:
+        n -= link.queue.write_to(_at.uart, n)
+
+
+def _write_first(link, n):
+    # The header and the oldest slot's bytes (at most n) in one write.
+    queue = link.queue
+    end = queue.head_start()
+    start = _received_header(link, _ring.buf, end, n)
+    if n > queue.head_length():
+        n = queue.head_length()
+    _at.uart.write(_ring.buf, start, end - start + n)
+    queue.consume(n)
+    return n
+
+
+def _received_header(link, buf, end, n):
+    # +CIPRECVDATA:<n>,["<ip>",<port>,]: backwards, as _frame_header.
+    i = end - 1
+    buf[i] = 0x2C  # ','
+    if dinfo:
+        i = _put_address(link, buf, i)
+    i = _put_decimal(buf, i, n)
+    buf[i - 13 : i] = b"+CIPRECVDATA:"
+    return i - 13
 
 
 def _receive_passive(link, events):
@@ -352,10 +408,14 @@ def notify(link):
     if link.notified or not link.queue.total:
         return
     link.notified = True
+    end = len(_notice) - 2  # its CR LF are in place
+    start = _put_decimal(_notice, end, link.queue.total)
     if mux:
-        _at.urc(b"\r\n+IPD,%d,%d\r\n" % (link.id, link.queue.total))
-    else:
-        _at.urc(b"\r\n+IPD,%d\r\n" % link.queue.total)
+        start -= 2
+        _notice[start] = 0x30 + link.id
+        _notice[start + 1] = 0x2C  # ','
+    _notice[start - 7 : start] = b"\r\n+IPD,"
+    _at.urc_from(_notice, start - 7, len(_notice) - start + 7)
 
 
 def _end(link):

@@ -20,71 +20,121 @@ _INT32_MAX = const(0x7FFFFFFF)
 REQUIRED = object()
 
 
-def parse(text):
-    """Split the bytes after '=' into a list of int, str or None (omitted)."""
+# Parsing runs for every command: its functions parse where the bytes lie,
+# without slices, and keep their frames small (see firmware/at.py).
+
+
+def parse(text, start=0, end=-1):
+    """Split text[start:end] (the bytes after '=') into a list of int, str
+    or None (omitted)."""
+    if end < 0:
+        end = len(text)
     args = []
-    n = len(text)
-    i = 0
+    i = start
     while True:
-        if i < n and text[i] == _QUOTE:
-            value, i = _quoted(text, i + 1, len(args))
-            args.append(value)
-            if i < n and text[i] != _COMMA:
+        if i < end and text[i] == _QUOTE:
+            i = _quoted(text, i + 1, end, args)
+            if i < end and text[i] != _COMMA:
                 raise ATError(SUB_PARA_PARSE, len(args) - 1)
         else:
-            end = text.find(b",", i)
-            if end < 0:
-                end = n
-            args.append(_number(text[i:end], len(args)) if end > i else None)
-            i = end
-        if i >= n:
+            i = _field(text, i, end, args)
+        if i >= end:
             return args
         i += 1  # past the comma; a trailing comma leaves one omitted field
 
 
-def _quoted(text, i, index):
-    # Returns (str, index just past the closing quote).
+def _field(text, i, end, args):
+    # An unquoted field: a number, or nothing (omitted). Returns its end.
+    comma = text.find(b",", i, end)
+    if comma < 0:
+        comma = end
+    value = _number(text, i, comma, args) if comma > i else None
+    args.append(value)
+    return comma
+
+
+def _quoted(text, i, end, args):
+    # A string from i (past the opening quote): appended to args. Returns
+    # the index just past the closing quote.
+    q = text.find(b'"', i, end)
+    if q < 0:
+        raise ATError(SUB_PARA_PARSE, len(args))  # unterminated string
+    if text.find(b"\\", i, q) >= 0:
+        return _escaped(text, i, end, args)
+    value = _decoded(text[i:q], args)
+    args.append(value)
+    return q + 1
+
+
+def _escaped(text, i, end, args):
+    # A string with escapes: \\ \, \" (any other \x gives x).
     parts = []
-    n = len(text)
     while True:
-        q = text.find(b'"', i)
-        b = text.find(b"\\", i)
+        q = text.find(b'"', i, end)
+        b = text.find(b"\\", i, end)
         if q < 0:
-            raise ATError(SUB_PARA_PARSE, index)  # unterminated string
+            raise ATError(SUB_PARA_PARSE, len(args))  # unterminated string
         if 0 <= b < q:
+            if b + 1 >= end:
+                raise ATError(SUB_PARA_PARSE, len(args))
             parts.append(text[i:b])
-            if b + 1 >= n:
-                raise ATError(SUB_PARA_PARSE, index)
             parts.append(text[b + 1 : b + 2])
             i = b + 2
             continue
         parts.append(text[i:q])
-        try:
-            return b"".join(parts).decode(), q + 1
-        except UnicodeError:
-            raise ATError(SUB_PARA_TYPE, index)
+        args.append(_decoded(b"".join(parts), args))
+        return q + 1
 
 
-def _number(token, index):
-    negative = token[0] == 0x2D  # '-'
-    digits = token[1:] if negative else token
-    base = 10
-    if len(digits) > 2 and digits[0] == 0x30 and digits[1] in b"xX":
-        base = 16
-        digits = digits[2:]
-    if not digits or len(digits) > 10:
-        raise ATError(SUB_PARA_TYPE, index)
+def _decoded(raw, args):
     try:
-        value = int(digits, base)
-    except ValueError:
-        raise ATError(SUB_PARA_TYPE, index)
-    # int() accepts '_', '+' and spaces, ESP-AT does not.
-    for c in digits:
-        if not (0x30 <= c <= 0x39 or (base == 16 and c | 0x20 in b"abcdef")):
-            raise ATError(SUB_PARA_TYPE, index)
-    if value > _INT32_MAX + negative:
-        raise ATError(SUB_PARA_TYPE, index)
-    return -value if negative else value
+        return raw.decode()
+    except UnicodeError:
+        raise ATError(SUB_PARA_TYPE, len(args))
+
+
+def _number(text, i, end, args):
+    # Decimal or 0x hex, optionally negative, within int32.
+    if text[i] == 0x2D:  # '-'
+        return -_unsigned(text, i + 1, end, args, _INT32_MAX + 1)
+    return _unsigned(text, i, end, args, _INT32_MAX)
+
+
+def _unsigned(text, i, end, args, top):
+    if end - i > 2 and text[i] == 0x30 and text[i + 1] | 0x20 == 0x78:  # 0x
+        value = _digits(text, i + 2, end, 16)
+    else:
+        value = _digits(text, i, end, 10)
+    if value < 0 or value > top:
+        raise ATError(SUB_PARA_TYPE, len(args))
+    return value
+
+
+# The value of each character from '0' to 'f' as a digit; 0xFF: none.
+_DIGIT_VALUES = (
+    b"\x00\x01\x02\x03\x04\x05\x06\x07\x08\x09"  # 0-9
+    b"\xff\xff\xff\xff\xff\xff\xff"
+    b"\x0a\x0b\x0c\x0d\x0e\x0f"  # A-F
+    b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+    b"\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff"
+    b"\x0a\x0b\x0c\x0d\x0e\x0f"  # a-f
+)
+
+
+def _digits(text, i, end, base):
+    """The value of text[i:end] in base (at most 10 digits); -1 when it is
+    anything else (ESP-AT takes no sign, space or '_' there)."""
+    if i >= end or end - i > 10:
+        return -1
+    value = 0
+    while i < end:
+        d = text[i] - 0x30
+        d = _DIGIT_VALUES[d] if 0 <= d < len(_DIGIT_VALUES) else 0xFF
+        if d >= base:
+            return -1
+        value = value * base + d
+        i += 1
+    return value
 
 
 def count(args, least, most):

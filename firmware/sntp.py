@@ -106,9 +106,14 @@ def _wait(now, ms):
 
 
 def _tick(now):
+    # Every 10 ms: the work is in _step, whose try/except makes a frame
+    # too large for the C stack (it would cost heap on every tick).
+    if _servers and time.ticks_diff(now, _due) >= 0:
+        _step(now)
+
+
+def _step(now):
     global _job
-    if not _servers or time.ticks_diff(now, _due) < 0:
-        return
     if _beyond:
         _wait(now, _beyond)
         return

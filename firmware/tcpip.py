@@ -41,7 +41,11 @@ def _ephemeral():
 
 
 def cipstart_set(at, args):
-    link_id, i = links.split_id(args, 3, 7) if args and type(args[0]) is int else (None, 0)
+    link_id = None
+    i = 0
+    if args and type(args[0]) is int:
+        link_id = links.split_id(args, 3, 7)
+        i = links.mux
     if link_id is None:
         if links.mux:
             raise errors.invalid(0)
@@ -287,7 +291,8 @@ def ciptcpopt_query(at):
 
 
 def ciptcpopt_set(at, args):
-    link_id, i = links.split_id(args, 3, 4, MAX_LINKS)
+    link_id = links.split_id(args, 3, 4, MAX_LINKS)
+    i = links.mux
     linger = params.int_at(args, i, -1, 0x7FFFFFFF, -1)
     nodelay = params.int_at(args, i + 1, 0, 1, 0)
     sndtimeo = params.int_at(args, i + 2, 0, 0x7FFFFFFF, 0)

@@ -36,7 +36,8 @@ def ciprecvtype_query(at):
 
 
 def ciprecvtype_set(at, args):
-    link_id, i = links.split_id(args, 1, 2, MAX_LINKS)
+    link_id = links.split_id(args, 1, 2, MAX_LINKS)
+    i = links.mux
     mode = params.int_at(args, i, 0, 1)
     params.int_at(args, i + 1, 0, 0, 0)  # report mode: only "total buffered"
     _check_mode(mode)
@@ -46,21 +47,12 @@ def ciprecvtype_set(at, args):
 
 
 def ciprecvdata_set(at, args):
-    link_id, i = links.split_id(args, 1, 1)
-    wanted = params.int_at(args, i, 1, 0x7FFFFFFF)
+    link_id = links.split_id(args, 1, 1)
+    wanted = params.int_at(args, links.mux, 1, 0x7FFFFFFF)
     link = links.table[link_id]
     if link is None or not link.passive() or not link.queue.total:
         raise errors.failed()
-    queue = link.queue
-    n = min(wanted, queue.total)
-    if links.dinfo:
-        host, port = link.peer if link.peer else (link.host, link.port)
-        at.write(b'+CIPRECVDATA:%d,"%s",%d,' % (n, host, port))
-    else:
-        at.write(b"+CIPRECVDATA:%d," % n)
-    left = n
-    while left:
-        left -= queue.write_to(at.uart, left)
+    links.write_received(link, min(wanted, link.queue.total))
     at.ok()
     links.after_read(link)
     return DONE

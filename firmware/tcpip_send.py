@@ -45,7 +45,8 @@ def link_for(at, link_id, args, i, longest):
 
 
 def cipsend_set(at, args):
-    link_id, i = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
+    link_id = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
+    i = links.mux
     if links.raw_receive:
         raise errors.failed()  # passthrough takes no length
     link, length, remote = link_for(at, link_id, args, i, _SEND_MAX)
@@ -53,7 +54,8 @@ def cipsend_set(at, args):
 
 
 def cipsendex_set(at, args):
-    link_id, i = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
+    link_id = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
+    i = links.mux
     if links.raw_receive:
         raise errors.failed()
     link, length, remote = link_for(at, link_id, args, i, _SEND_MAX)

@@ -51,7 +51,8 @@ class _Streamer(Sink):
 
 
 def cipsendl_set(at, args):
-    link_id, i = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
+    link_id = links.split_id(args, 1, 3)  # [<id>,]<len>[,"host",<port>]
+    i = links.mux
     if links.raw_receive:
         raise errors.failed()
     link, length, remote = link_for(at, link_id, args, i, 0x7FFFFFFF)

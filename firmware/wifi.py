@@ -145,9 +145,14 @@ def _auto_connect(now):
 
 
 def _tick(now):
+    # Every 10 ms; the work in _poll, whose frame is too large for the C
+    # stack (it would cost heap on every tick).
+    if not _joining and time.ticks_diff(now, _next_poll) >= 0:
+        _poll(now)
+
+
+def _poll(now):
     global _next_poll, _reported, _attempt, _retries
-    if _joining or time.ticks_diff(now, _next_poll) < 0:
-        return
     _next_poll = time.ticks_add(now, _POLL_MS)
     wlan = radio.sta()
     if not wlan.active():

@@ -61,9 +61,25 @@ def block(at, args):
     at.reply(b"+GOT:%d" % len(received))
 
 
+def nested(at):
+    # As a handler that gives the UART back (passthrough's end): a line
+    # waiting there is dispatched while this handler still runs.
+    at.reply(b"+OUTER:1")
+    feed(b"AT+NAMEA?\r\n")
+    at.reply(b"+OUTER:2")
+
+
+def bug(at):
+    raise KeyError("a bug")
+
+
 at.register(
     (
         ("", None, None, None, lambda at: None),  # plain AT
+        ("+NAMEA", None, lambda at: at.reply(b"+A"), None, None),
+        ("+NAMEB", None, lambda at: at.reply(b"+B"), None, None),
+        ("+NESTED", None, None, None, nested),
+        ("+BUG", None, None, None, bug),
         ("+URCIN", None, None, None, urc_inside),
         ("+SLOW", None, None, None, slow),
         ("+BLOCK", None, None, block, None),
@@ -102,6 +118,26 @@ assert taken(uart) == b"+GOT:5\r\n\r\nOK\r\n\r\nbusy p...\r\n"
 feed(b"AT\r\n")
 out = taken(uart); assert out == b"\r\nOK\r\n", out
 
+# Names of the same length, one after the other, reach their own handlers
+# (the engine keeps the last name it decoded).
+for name in (b"A", b"B", b"B", b"A", b"A"):
+    feed(b"AT+NAME" + name + b"?\r\n")
+    out = taken(uart); assert out == b"+" + name + b"\r\n\r\nOK\r\n", out
+feed(b"AT+NAMEC?\r\n")
+out = taken(uart); assert out == b"\r\nERROR\r\n", out
+
+# A line dispatched while a handler runs gets its own answer, inside.
+feed(b"AT+NESTED\r\n")
+out = taken(uart); assert out == b"+OUTER:1\r\n+A\r\n\r\nOK\r\n+OUTER:2\r\n\r\nOK\r\n", out
+# A bug in a handler is an ERROR; the next command is served as before.
+feed(b"AT+BUG\r\n")
+out = taken(uart); assert out == b"\r\nERROR\r\n", out
+at.syslog = True
+feed(b"AT+BUG\r\nAT+NAMEB=1\r\nAT+NAMEB?\r\n")
+out = taken(uart)
+assert out == b"ERR CODE:0x01010000\r\n\r\nERROR\r\nERR CODE:0x010c0000\r\n\r\nERROR\r\n+B\r\n\r\nOK\r\n", out
+at.syslog = False
+
 # Parameters: random strings survive ESP-AT escaping; ints and omissions.
 random.seed(5)
 alphabet = b'ab,"\\=?xyz09 \x7f'
@@ -114,7 +150,10 @@ for _ in range(3000):
 assert params.parse(b'"a\\qb"') == ["aqb"]  # any other escape drops the backslash
 assert params.parse(b'""') == [""]  # an empty string is not "omitted"
 assert params.parse(b"-2147483648") == [-2147483648]
-for bad in (b"2147483648", b'"ab', b"1,2x", b"0x", b"- 1", b"1_000"):
+assert params.parse(b"0x7fffffff,0XaB,-0x10,007") == [0x7FFFFFFF, 0xAB, -16, 7]
+assert params.parse(b'x=5,"a\\"b"', 2) == [5, 'a"b']  # from an offset, as the engine parses
+assert params.parse(b"1,2,3", 0, 3) == [1, 2]  # up to an end
+for bad in (b"2147483648", b'"ab', b"1,2x", b"0x", b"- 1", b"1_000", b"+1", b"1 ", b"0x1g", b"12345678901", b"-", b"0x@"):
     try:
         params.parse(bad)
     except ATError:
