@@ -47,6 +47,7 @@ _holding = False  # hold_ipd: no +IPD is written before _hold_until
 _hold_until = 0
 _paused: list = []  # links not polled because a command was running
 _notice = bytearray(b"\r\n+IPD,4,2147483647\r\n")  # passive mode's, built in place
+_covered = bytearray(6)  # _write_last
 
 
 class Link:
@@ -220,25 +221,42 @@ def read(link):
 
 
 def _read_datagram(link):
-    queue = link.queue
+    """One datagram into a slot: its length, or None (nothing, or no room:
+    then it is dropped, as ESP-AT drops UDP it cannot hold)."""
     slot = _ring.take() if not _holds_enough(link) else -1
     try:
-        data, peer = link.sock.recvfrom(IPD_MAX)
+        if slot < 0:
+            link.sock.recv(1)  # the rest of a datagram goes with it
+            return None
+        n = _datagram_into(link, slot)
     except OSError:
+        n = 0
+    if not n:
         if slot >= 0:
             _ring.give(slot)
         return None
-    if slot < 0:
-        return None  # no room: UDP data is dropped, as ESP-AT does
-    n = len(data)
-    _ring.views[slot][0:n] = data
-    queue.push(slot, n)
+    link.queue.push(slot, n)
+    return n
+
+
+def _datagram_into(link, slot):
+    # Where nothing shows the sender (no AT+CIPDINFO, a fixed remote),
+    # readinto() allocates nothing. recvfrom() makes a bytes object: when
+    # the heap has no block for it, the datagram is still read, and its
+    # sender is taken to be the last one.
+    if not dinfo and not link.udp_mode:
+        return link.sock.readinto(_ring.views[slot])
+    try:
+        data, peer = link.sock.recvfrom(IPD_MAX)
+    except MemoryError:
+        return link.sock.readinto(_ring.views[slot])
+    _ring.views[slot][0 : len(data)] = data
     link.peer = peer
     if link.udp_mode == 2 or (link.udp_mode == 1 and not link.peer_changed):
         if (link.host, link.port) != peer:
             link.host, link.port = peer  # the remote follows the sender
             link.peer_changed = True
-    return n or None
+    return len(data)
 
 
 def _receive_active(link, events):
@@ -276,9 +294,31 @@ def _read_more(link):
 
 def _holds_enough(link):
     """No room for more: the queue is full, or a passive link holds its
-    PASSIVE_SLOTS (TCP then waits in the peer's window, UDP is dropped)."""
+    share (TCP then waits in the peer's window, UDP is dropped): its
+    PASSIVE_SLOTS, or the slots it has while the free ones are kept for
+    links that hold none."""
     queue = link.queue
-    return queue.full() or (link.passive() and queue.slots() >= PASSIVE_SLOTS)
+    if queue.full():
+        return True
+    if not link.passive():
+        return False
+    if link.kind != UDP and queue.tail_room():
+        return False  # its newest slot has room
+    if queue.slots() >= PASSIVE_SLOTS:
+        return True
+    return queue.slots() > 0 and not _spare_slot(link)
+
+
+def _spare_slot(link):
+    # A free slot beyond one for each other link that holds none: ESP-AT
+    # gives every socket a window of its own, and a host may wait for one
+    # link's +IPD before it reads another's, so a passive link never takes
+    # the last slots from links that have nothing announced yet.
+    waiting = 0
+    for other in table:
+        if other is not None and other is not link and not other.queue.slots():
+            waiting += 1
+    return _ring.free_slots() > waiting
 
 
 def deliver_ipd(link):
@@ -354,23 +394,38 @@ def _address_text(link):
 
 
 def write_received(link, n):
-    """AT+CIPRECVDATA's answer: +CIPRECVDATA:<n>,["<ip>",<port>,] and n
-    bytes of the link's queue, the header built in the room before them."""
-    n -= _write_first(link, n)
-    while n:
-        n -= link.queue.write_to(_at.uart, n)
+    """AT+CIPRECVDATA's answer: +CIPRECVDATA:<n>,["<ip>",<port>,], n bytes
+    of the link's queue and OK. The header is built in the room before the
+    data and OK right after its last byte, so that the last write carries
+    it: drivers read the data and then expect OK in the same burst."""
+    start = _received_header(link, _ring.buf, link.queue.head_start(), n)
+    while n > link.queue.head_length():
+        n -= _write_head(link.queue, start)
+        start = link.queue.head_start()
+    _write_last(link.queue, start, n)
 
 
-def _write_first(link, n):
-    # The header and the oldest slot's bytes (at most n) in one write.
-    queue = link.queue
-    end = queue.head_start()
-    start = _received_header(link, _ring.buf, end, n)
-    if n > queue.head_length():
-        n = queue.head_length()
-    _at.uart.write(_ring.buf, start, end - start + n)
+def _write_head(queue, start):
+    # From start to the end of the oldest slot's bytes.
+    n = queue.head_length()
+    _at.uart.write(_ring.buf, start, queue.head_start() - start + n)
     queue.consume(n)
     return n
+
+
+def _write_last(queue, start, n):
+    # From start to n bytes into the oldest slot, and OK after them. What
+    # follows the slot's bytes is free; in a partial read OK covers bytes
+    # still to be read for the moment of the write.
+    end = queue.head_start() + n
+    partial = n < queue.head_length()
+    if partial:
+        _covered[:] = memoryview(_ring.buf)[end : end + 6]
+    _ring.buf[end : end + 6] = b"\r\nOK\r\n"
+    _at.uart.write(_ring.buf, start, end + 6 - start)
+    if partial:
+        _ring.buf[end : end + 6] = _covered
+    queue.consume(n)
 
 
 def _received_header(link, buf, end, n):
@@ -385,13 +440,15 @@ def _received_header(link, buf, end, n):
 
 
 def _receive_passive(link, events):
-    if _holds_enough(link) or not _ring.free_slots():
+    if _holds_enough(link) or not (_ring.free_slots() or link.queue.tail_room()):
         if link.kind == UDP:
             _read_datagram(link)  # read and dropped: UDP is not held back
+        elif _holds_enough(link):
+            link.poll(0)  # TCP waits in the peer's window, until the host reads
         else:
-            link.poll(0)  # TCP waits in the peer's window
+            _pause(link)  # until a slot is free again
         return
-    n = read(link)
+    n = _read_passive(link)
     if n is None:
         if events & _HUP:
             _end(link)
@@ -401,6 +458,15 @@ def _receive_passive(link, events):
         return
     link.last_ms = time.ticks_ms()
     notify(link)
+
+
+def _read_passive(link):
+    if link.kind == UDP or not link.queue.tail_room():
+        return read(link)
+    try:
+        return link.queue.fill_tail(link.sock)
+    except OSError:
+        return 0  # reset by the peer
 
 
 def notify(link):

@@ -21,6 +21,7 @@
 from micropython import const
 
 _FREE = const(0xFF)
+_END_ROOM = const(8)
 
 
 class SlotRing:
@@ -28,7 +29,9 @@ class SlotRing:
         self.size = slot_size
         self.room = room  # bytes kept before each slot, for a frame's header
         self.stride = room + slot_size
-        self.buf = bytearray(slots * self.stride)
+        # + _END_ROOM: a reply's last bytes may follow a slot's data (the
+        # next slot's header room takes them, or this for the last slot).
+        self.buf = bytearray(slots * self.stride + _END_ROOM)
         mv = memoryview(self.buf)
         self.views = [mv[i * self.stride + room : (i + 1) * self.stride] for i in range(slots)]
         self.lens = [0] * slots
@@ -86,6 +89,26 @@ class LinkQueue:
             ring.take()
             self.push(slot, n)
         return n
+
+    def tail_room(self):
+        """Bytes free at the end of the newest slot."""
+        if not self._count:
+            return 0
+        return self.ring.size - self.ring.lens[self._tail()]
+
+    def fill_tail(self, stream):
+        """Read once from stream into the room at the end of the newest
+        slot (a passive link's small segments then share a slot)."""
+        ring = self.ring
+        slot = self._tail()
+        n = stream.readinto(ring.views[slot][ring.lens[slot] :])
+        if n:
+            ring.lens[slot] += n
+            self.total += n
+        return n
+
+    def _tail(self):
+        return self._slots[(self._head + self._count - 1) % len(self._slots)]
 
     def push(self, slot, length):
         depth = len(self._slots)

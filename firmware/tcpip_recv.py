@@ -52,8 +52,7 @@ def ciprecvdata_set(at, args):
     link = links.table[link_id]
     if link is None or not link.passive() or not link.queue.total:
         raise errors.failed()
-    links.write_received(link, min(wanted, link.queue.total))
-    at.ok()
+    links.write_received(link, min(wanted, link.queue.total))  # and OK
     links.after_read(link)
     return DONE
 

@@ -4,6 +4,7 @@
 wire-compat.md "Receiving")."""
 
 import re
+import threading
 import time
 
 from host_tests import codes, radio
@@ -180,8 +181,6 @@ def test_passive_backpressure_keeps_everything(net):
     module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
     conn = peer.conn()
     body = bytes(range(251)) * 400  # 100400 bytes, far beyond the buffer
-    import threading
-
     threading.Thread(target=conn.send, args=(body,), daemon=True).start()
     got = b""
     while len(got) < len(body):
@@ -193,6 +192,40 @@ def test_passive_backpressure_keeps_everything(net):
         got += reply[m.end() : m.end() + n]
         assert reply[m.end() + n :] == b"\r\nOK\r\n"
     assert got == body
+
+
+def test_each_passive_link_is_announced_while_others_hold_data(net):
+    """Three links receive at once; the host waits for the last one's notice
+    and reads it to the end before it reads the others (as a driver whose
+    socket API reads the link it was asked for). ESP-AT gives every socket a
+    window of its own: here the links share the ring, and a link that holds
+    data leaves a slot for each link that holds none."""
+    module, peer = net
+    module.ok("AT+CIPMUX=1")
+    module.ok("AT+CIPRECVTYPE=5,1")
+    bodies = {}
+    conns = {}
+    for link in range(3):
+        module.ok('AT+CIPSTART=%d,"TCP","127.0.0.1",%d' % (link, peer.port))
+        conns[link] = peer.conn(link)
+        bodies[link] = bytes((link * 7 + i) % 251 for i in range(20000))
+    for link in range(3):
+        threading.Thread(target=conns[link].send, args=(bodies[link],), daemon=True).start()
+    notice = re.compile(rb"\r\n\+IPD,(\d),\d+\r\n")
+    seen = b""
+    for link in (2, 1, 0):
+        got = b""
+        while len(got) < len(bodies[link]):
+            while b"+IPD,%d," % link not in seen:
+                seen += module.read_until(notice, 10)
+            seen = seen.replace(b"+IPD,%d," % link, b"", 1)
+            reply = module.at("AT+CIPRECVDATA=%d,8192" % link)
+            m = re.search(rb"\+CIPRECVDATA:(\d+),", reply)
+            seen += reply[: m.start()]  # notices of other links that came first
+            n = int(m.group(1))
+            got += reply[m.end() : m.end() + n]
+            assert reply[m.end() + n :] == b"\r\nOK\r\n"
+        assert got == bodies[link], link
 
 
 def test_switching_to_active_delivers_the_buffer(net):
