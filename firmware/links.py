@@ -20,7 +20,6 @@ IPD_MAX = const(2920)  # payload bytes per +IPD frame
 # Room before each ring slot for the header of what it holds: the longest,
 # +CIPRECVDATA:5840,"255.255.255.255",65535, is 42 bytes.
 _HEADER_ROOM = const(44)
-PASSIVE_SLOTS = const(2)  # a passive link holds at most 2 slots (5840 bytes)
 _TX_SIZE = const(2920)  # one packet; longer sends go out a buffer at a time
 
 _IN = const(1)  # select.POLLIN
@@ -46,8 +45,9 @@ tx_view = None
 _holding = False  # hold_ipd: no +IPD is written before _hold_until
 _hold_until = 0
 _paused: list = []  # links not polled because a command was running
-_notice = bytearray(b"\r\n+IPD,4,2147483647\r\n")  # passive mode's, built in place
-_covered = bytearray(6)  # _write_last
+# The passive-receive group (firmware/tcpip_recv.py): in while any link
+# id is passive, and the receive path hands passive links to it.
+passive_group = None
 
 
 class Link:
@@ -61,7 +61,7 @@ class Link:
         self.server = server  # 1: accepted by AT+CIPSERVER
         self.udp_mode = 0
         self.context = None  # an SSL client link's TLS context: passthrough dials again with it
-        self.queue = ring.LinkQueue(_ring, len(_ring.lens))  # passive: PASSIVE_SLOTS
+        self.queue = ring.LinkQueue(_ring, len(_ring.lens))
         self.notified = False  # passive: +IPD,<id>,<len> sent, not yet read
         self.eof = False  # passive: the peer has closed, CLOSED is held back
         self.polled = 0  # events the socket is polled for
@@ -204,7 +204,7 @@ def on_event(sock, events):
         passthrough.on_readable(events)
         return
     if link.passive():
-        _receive_passive(link, events)
+        passive_group.receive(link, events)
     else:
         _receive_active(link, events)
 
@@ -294,31 +294,11 @@ def _read_more(link):
 
 def _holds_enough(link):
     """No room for more: the queue is full, or a passive link holds its
-    share (TCP then waits in the peer's window, UDP is dropped): its
-    PASSIVE_SLOTS, or the slots it has while the free ones are kept for
-    links that hold none."""
+    share (TCP then waits in the peer's window, UDP is dropped)."""
     queue = link.queue
     if queue.full():
         return True
-    if not link.passive():
-        return False
-    if link.kind != UDP and queue.tail_room():
-        return False  # its newest slot has room
-    if queue.slots() >= PASSIVE_SLOTS:
-        return True
-    return queue.slots() > 0 and not _spare_slot(link)
-
-
-def _spare_slot(link):
-    # A free slot beyond one for each other link that holds none: ESP-AT
-    # gives every socket a window of its own, and a host may wait for one
-    # link's +IPD before it reads another's, so a passive link never takes
-    # the last slots from links that have nothing announced yet.
-    waiting = 0
-    for other in table:
-        if other is not None and other is not link and not other.queue.slots():
-            waiting += 1
-    return _ring.free_slots() > waiting
+    return link.passive() and passive_group.holds_share(link)
 
 
 def deliver_ipd(link):
@@ -393,122 +373,17 @@ def _address_text(link):
     return link.address_text
 
 
-def write_received(link, n):
-    """AT+CIPRECVDATA's answer: +CIPRECVDATA:<n>,["<ip>",<port>,], n bytes
-    of the link's queue and OK. The header is built in the room before the
-    data and OK right after its last byte, so that the last write carries
-    it: drivers read the data and then expect OK in the same burst."""
-    start = _received_header(link, _ring.buf, link.queue.head_start(), n)
-    while n > link.queue.head_length():
-        n -= _write_head(link.queue, start)
-        start = link.queue.head_start()
-    _write_last(link.queue, start, n)
-
-
-def _write_head(queue, start):
-    # From start to the end of the oldest slot's bytes.
-    n = queue.head_length()
-    _at.uart.write(_ring.buf, start, queue.head_start() - start + n)
-    queue.consume(n)
-    return n
-
-
-def _write_last(queue, start, n):
-    # From start to n bytes into the oldest slot, and OK after them. What
-    # follows the slot's bytes is free; in a partial read OK covers bytes
-    # still to be read for the moment of the write.
-    end = queue.head_start() + n
-    partial = n < queue.head_length()
-    if partial:
-        _covered[:] = memoryview(_ring.buf)[end : end + 6]
-    _ring.buf[end : end + 6] = b"\r\nOK\r\n"
-    _at.uart.write(_ring.buf, start, end + 6 - start)
-    if partial:
-        _ring.buf[end : end + 6] = _covered
-    queue.consume(n)
-
-
-def _received_header(link, buf, end, n):
-    # +CIPRECVDATA:<n>,["<ip>",<port>,]: backwards, as _frame_header.
-    i = end - 1
-    buf[i] = 0x2C  # ','
-    if dinfo:
-        i = _put_address(link, buf, i)
-    i = _put_decimal(buf, i, n)
-    buf[i - 13 : i] = b"+CIPRECVDATA:"
-    return i - 13
-
-
-def _receive_passive(link, events):
-    if _holds_enough(link) or not (_ring.free_slots() or link.queue.tail_room()):
-        if link.kind == UDP:
-            _read_datagram(link)  # read and dropped: UDP is not held back
-        elif _holds_enough(link):
-            link.poll(0)  # TCP waits in the peer's window, until the host reads
-        else:
-            _pause(link)  # until a slot is free again
-        return
-    n = _read_passive(link)
-    if n is None:
-        if events & _HUP:
-            _end(link)
-        return
-    if n == 0:
-        _end(link)
-        return
-    link.last_ms = time.ticks_ms()
-    notify(link)
-
-
-def _read_passive(link):
-    if link.kind == UDP or not link.queue.tail_room():
-        return read(link)
-    try:
-        return link.queue.fill_tail(link.sock)
-    except OSError:
-        return 0  # reset by the peer
-
-
-def notify(link):
-    """Passive mode: +IPD,[<id>,]<buffered> once until the host reads."""
-    if link.notified or not link.queue.total:
-        return
-    link.notified = True
-    end = len(_notice) - 2  # its CR LF are in place
-    start = _put_decimal(_notice, end, link.queue.total)
-    if mux:
-        start -= 2
-        _notice[start] = 0x30 + link.id
-        _notice[start + 1] = 0x2C  # ','
-    _notice[start - 7 : start] = b"\r\n+IPD,"
-    _at.urc_from(_notice, start - 7, len(_notice) - start + 7)
-
-
 def _end(link):
     """The peer closed or reset the link."""
     if link.queue.total and link.passive():
         link.eof = True  # CLOSED waits until the host has read everything
         link.poll(0)
-        notify(link)
+        passive_group.notify(link)
         return
     if passthrough is not None and passthrough.link is link:
         passthrough.on_link_lost()
         return
     close(link)
-
-
-def after_read(link):
-    """Passive mode, after AT+CIPRECVDATA took data: notify again, hand
-    over a held CLOSED, or poll the socket again."""
-    link.notified = False
-    if link.queue.total:
-        notify(link)
-    elif link.eof:
-        close(link)
-        return
-    if not link.eof:
-        link.poll(_IN)
-    resume_all()
 
 
 def _pause(link):
@@ -548,22 +423,6 @@ def _held(now):
     if _holding and time.ticks_diff(_hold_until, now) <= 0:
         _holding = False
     return _holding
-
-
-def set_passive(link_id, passive):
-    """AT+CIPRECVTYPE: switching a link to active mode delivers its data."""
-    recv_modes[link_id] = 1 if passive else 0
-    link = table[link_id]
-    if link is None:
-        return
-    if not passive and link.queue.total:
-        deliver_ipd(link)
-        link.notified = False
-        if link.eof:
-            close(link)
-            return
-    if not link.eof:
-        link.poll(_IN)
 
 
 def address(host, port):

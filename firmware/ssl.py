@@ -42,14 +42,16 @@ _psk_api = None  # whether tls.SSLContext has psk_identity/psk_key (found out on
 
 def ssl_connect(at, link_id, sock, host, ctx=None):
     """Generator: firmware/ssl_link.py's connect."""
-    at.make_room("ssl")  # idle groups go: the TLS code and context need room
+    # Every idle group goes: the TLS code, its context and the
+    # certificates need room, and in one piece.
+    at.make_room("ssl", True)
     from firmware import ssl_link
 
     return (yield from ssl_link.connect(at, link_id, sock, host, ctx))
 
 
 def ssl_accept(at, sock, ca_enable, peer=None):
-    at.make_room("ssl")
+    at.make_room("ssl", True)
     from firmware import ssl_link
 
     return ssl_link.accept(at, sock, ca_enable, peer)

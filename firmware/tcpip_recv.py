@@ -1,13 +1,26 @@
 # Passive receive: AT+CIPRECVMODE (the old, global form), AT+CIPRECVTYPE
-# (per link), AT+CIPRECVDATA and AT+CIPRECVLEN.
+# (per link), AT+CIPRECVDATA and AT+CIPRECVLEN, and the receive path of a
+# passive link (firmware/links.py hands such links here).
 #
 # A passive link keeps what arrives in its slots of the shared ring (at most
-# links.PASSIVE_SLOTS of them, 5840 bytes, as ESP-AT's 5760-byte window) and
-# tells the host once with +IPD,<id>,<len>; when its slots are full the
+# PASSIVE_SLOTS of them, 5840 bytes, as ESP-AT's 5760-byte window) and
+# tells the host once with +IPD,<id>,<len>; when it holds its share the
 # socket is no longer read, so TCP holds the peer back.
+import sys
+import time
+
+from micropython import const
+
 from firmware import errors, links, params
 from firmware.at import DONE
-from firmware.links import MAX_LINKS
+from firmware.links import MAX_LINKS, UDP
+
+PASSIVE_SLOTS = const(2)
+_IN = const(1)  # select.POLLIN
+_HUP = const(24)  # select.POLLHUP | select.POLLERR
+
+_notice = bytearray(b"\r\n+IPD,4,2147483647\r\n")  # built in place (notify)
+_covered = bytearray(6)  # _write_last
 
 
 def ciprecvmode_query(at):
@@ -19,7 +32,7 @@ def ciprecvmode_set(at, args):
     mode = params.int_at(args, 0, 0, 1)
     _check_mode(mode)
     for i in range(MAX_LINKS):
-        links.set_passive(i, mode)
+        set_passive(i, mode)
 
 
 def _check_mode(mode):
@@ -43,7 +56,7 @@ def ciprecvtype_set(at, args):
     _check_mode(mode)
     ids = range(MAX_LINKS) if link_id == MAX_LINKS else (link_id,)
     for k in ids:
-        links.set_passive(k, mode)
+        set_passive(k, mode)
 
 
 def ciprecvdata_set(at, args):
@@ -52,8 +65,8 @@ def ciprecvdata_set(at, args):
     link = links.table[link_id]
     if link is None or not link.passive() or not link.queue.total:
         raise errors.failed()
-    links.write_received(link, min(wanted, link.queue.total))  # and OK
-    links.after_read(link)
+    write_received(link, min(wanted, link.queue.total))  # and OK
+    after_read(link)
     return DONE
 
 
@@ -62,6 +75,155 @@ def ciprecvlen_query(at):
     for link in links.table:
         fields.append(b"-1" if link is None else b"%d" % link.queue.total)
     at.reply(b"+CIPRECVLEN:" + b",".join(fields))
+
+
+# -- the receive path of a passive link --------------------------------------------
+
+
+def receive(link, events):
+    """The link's socket is readable (firmware/links.py, on_event)."""
+    if links._holds_enough(link) or not (links._ring.free_slots() or link.queue.tail_room()):
+        if link.kind == UDP:
+            links._read_datagram(link)  # read and dropped: UDP is not held back
+        elif links._holds_enough(link):
+            link.poll(0)  # TCP waits in the peer's window, until the host reads
+        else:
+            links._pause(link)  # until a slot is free again
+        return
+    n = _read(link)
+    if n is None:
+        if events & _HUP:
+            links._end(link)
+        return
+    if n == 0:
+        links._end(link)
+        return
+    link.last_ms = time.ticks_ms()
+    notify(link)
+
+
+def _read(link):
+    if link.kind == UDP or not link.queue.tail_room():
+        return links.read(link)
+    try:
+        return link.queue.fill_tail(link.sock)
+    except OSError:
+        return 0  # reset by the peer
+
+
+def holds_share(link):
+    """Whether a passive link holds its share: its PASSIVE_SLOTS, or the
+    slots it has while the free ones are kept for links that hold none."""
+    queue = link.queue
+    if link.kind != UDP and queue.tail_room():
+        return False  # its newest slot has room
+    if queue.slots() >= PASSIVE_SLOTS:
+        return True
+    return queue.slots() > 0 and not _spare_slot(link)
+
+
+def _spare_slot(link):
+    # A free slot beyond one for each other link that holds none: ESP-AT
+    # gives every socket a window of its own, and a host may wait for one
+    # link's +IPD before it reads another's, so a passive link never takes
+    # the last slots from links that have nothing announced yet.
+    waiting = 0
+    for other in links.table:
+        if other is not None and other is not link and not other.queue.slots():
+            waiting += 1
+    return links._ring.free_slots() > waiting
+
+
+def notify(link):
+    """+IPD,[<id>,]<buffered> once until the host reads."""
+    if link.notified or not link.queue.total:
+        return
+    link.notified = True
+    end = len(_notice) - 2  # its CR LF are in place
+    start = links._put_decimal(_notice, end, link.queue.total)
+    if links.mux:
+        start -= 2
+        _notice[start] = 0x30 + link.id
+        _notice[start + 1] = 0x2C  # ','
+    _notice[start - 7 : start] = b"\r\n+IPD,"
+    links._at.urc_from(_notice, start - 7, len(_notice) - start + 7)
+
+
+def after_read(link):
+    """After AT+CIPRECVDATA took data: notify again, hand over a held
+    CLOSED, or poll the socket again."""
+    link.notified = False
+    if link.queue.total:
+        notify(link)
+    elif link.eof:
+        links.close(link)
+        return
+    if not link.eof:
+        link.poll(_IN)
+    links.resume_all()
+
+
+def set_passive(link_id, passive):
+    """AT+CIPRECVTYPE: switching a link to active mode delivers its data."""
+    links.recv_modes[link_id] = 1 if passive else 0
+    link = links.table[link_id]
+    if link is None:
+        return
+    if not passive and link.queue.total:
+        links.deliver_ipd(link)
+        link.notified = False
+        if link.eof:
+            links.close(link)
+            return
+    if not link.eof:
+        link.poll(_IN)
+
+
+def write_received(link, n):
+    """AT+CIPRECVDATA's answer: +CIPRECVDATA:<n>,["<ip>",<port>,], n bytes
+    of the link's queue and OK. The header is built in the room before the
+    data and OK right after its last byte, so that the last write carries
+    it: drivers read the data and then expect OK in the same burst."""
+    start = _header(link, links._ring.buf, link.queue.head_start(), n)
+    while n > link.queue.head_length():
+        n -= _write_head(link.queue, start)
+        start = link.queue.head_start()
+    _write_last(link.queue, start, n)
+
+
+def _write_head(queue, start):
+    # From start to the end of the oldest slot's bytes.
+    n = queue.head_length()
+    links._at.uart.write(links._ring.buf, start, queue.head_start() - start + n)
+    queue.consume(n)
+    return n
+
+
+def _write_last(queue, start, n):
+    # From start to n bytes into the oldest slot, and OK after them. What
+    # follows the slot's bytes is free; in a partial read OK covers bytes
+    # still to be read for the moment of the write.
+    buf = links._ring.buf
+    end = queue.head_start() + n
+    partial = n < queue.head_length()
+    if partial:
+        _covered[:] = memoryview(buf)[end : end + 6]
+    buf[end : end + 6] = b"\r\nOK\r\n"
+    links._at.uart.write(buf, start, end + 6 - start)
+    if partial:
+        buf[end : end + 6] = _covered
+    queue.consume(n)
+
+
+def _header(link, buf, end, n):
+    # +CIPRECVDATA:<n>,["<ip>",<port>,]: backwards, as links' +IPD header.
+    i = end - 1
+    buf[i] = 0x2C  # ','
+    if links.dinfo:
+        i = links._put_address(link, buf, i)
+    i = links._put_decimal(buf, i, n)
+    buf[i - 13 : i] = b"+CIPRECVDATA:"
+    return i - 13
 
 
 _TABLE = (
@@ -75,8 +237,14 @@ _ALIASES = (("+CIPRCVLEN", "+CIPRECVLEN"),)
 
 def register(at):
     at.register(_TABLE, _ALIASES)
+    links.passive_group = sys.modules[__name__]
 
 
 def unload(at):
-    # Nothing of this group outlives a command: it can go (firmware/at.py, make_room).
+    # Not while a link id is passive: the receive path needs this group then
+    # (firmware/at.py, make_room).
+    for mode in links.recv_modes:
+        if mode:
+            return False
+    links.passive_group = None
     return True

@@ -8,7 +8,7 @@ import time
 sys.path.append(sys.argv[1])
 
 from firmware import params  # noqa: E402
-from firmware.at import Engine  # noqa: E402
+from firmware.at import DONE, Engine  # noqa: E402
 from firmware.errors import ATError  # noqa: E402
 
 
@@ -73,6 +73,18 @@ def bug(at):
     raise KeyError("a bug")
 
 
+def step_error(at):
+    at.reply(b"+STEP:1")
+    yield 0
+    raise ATError(0x0A, 0x42)
+
+
+def step_done(at):
+    yield 0
+    at.write(b"\r\nSEND OK\r\n")
+    return DONE
+
+
 at.register(
     (
         ("", None, None, None, lambda at: None),  # plain AT
@@ -80,6 +92,8 @@ at.register(
         ("+NAMEB", None, lambda at: at.reply(b"+B"), None, None),
         ("+NESTED", None, None, None, nested),
         ("+BUG", None, None, None, bug),
+        ("+STEPERR", None, None, None, step_error),
+        ("+STEPDONE", None, None, None, step_done),
         ("+URCIN", None, None, None, urc_inside),
         ("+SLOW", None, None, None, slow),
         ("+BLOCK", None, None, block, None),
@@ -137,6 +151,18 @@ feed(b"AT+BUG\r\nAT+NAMEB=1\r\nAT+NAMEB?\r\n")
 out = taken(uart)
 assert out == b"ERR CODE:0x01010000\r\n\r\nERROR\r\nERR CODE:0x010c0000\r\n\r\nERROR\r\n+B\r\n\r\nOK\r\n", out
 at.syslog = False
+
+# A command's later step: an error ends it with ERROR, DONE with its own
+# final line; the next command is served as before.
+at.syslog = True
+feed(b"AT+STEPERR\r\n")
+at._step()
+out = taken(uart); assert out == b"+STEP:1\r\nERR CODE:0x010a0042\r\n\r\nERROR\r\n", out
+at.syslog = False
+feed(b"AT+STEPDONE\r\n")
+at._step()
+feed(b"AT\r\n")
+out = taken(uart); assert out == b"\r\nSEND OK\r\n\r\nOK\r\n", out
 
 # Parameters: random strings survive ESP-AT escaping; ints and omissions.
 random.seed(5)
