@@ -203,15 +203,14 @@ def _write_last(queue, start, n):
     # From start to n bytes into the oldest slot, and OK after them. What
     # follows the slot's bytes is free; in a partial read OK covers bytes
     # still to be read for the moment of the write.
-    buf = links._ring.buf
     end = queue.head_start() + n
     partial = n < queue.head_length()
     if partial:
-        _covered[:] = memoryview(buf)[end : end + 6]
-    buf[end : end + 6] = b"\r\nOK\r\n"
-    links._at.uart.write(buf, start, end + 6 - start)
+        _covered[:] = memoryview(links._ring.buf)[end : end + 6]
+    links._ring.buf[end : end + 6] = b"\r\nOK\r\n"
+    links._at.uart.write(links._ring.buf, start, end + 6 - start)
     if partial:
-        buf[end : end + 6] = _covered
+        links._ring.buf[end : end + 6] = _covered
     queue.consume(n)
 
 
