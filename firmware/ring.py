@@ -32,7 +32,7 @@ class SlotRing:
         # + _END_ROOM: a reply's last bytes may follow a slot's data (the
         # next slot's header room takes them, or this for the last slot).
         self.buf = bytearray(slots * self.stride + _END_ROOM)
-        mv = memoryview(self.buf)
+        self.view = mv = memoryview(self.buf)
         self.views = [mv[i * self.stride + room : (i + 1) * self.stride] for i in range(slots)]
         self.lens = [0] * slots
         self._free = bytearray(range(slots))  # a stack of free slot numbers

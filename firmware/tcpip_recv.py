@@ -82,14 +82,15 @@ def ciprecvlen_query(at):
 
 def receive(link, events):
     """The link's socket is readable (firmware/links.py, on_event)."""
-    if links._holds_enough(link) or not (links._ring.free_slots() or link.queue.tail_room()):
-        if link.kind == UDP:
-            links._read_datagram(link)  # read and dropped: UDP is not held back
-        elif links._holds_enough(link):
+    # (A datagram without room is read and dropped by links._read_datagram:
+    # UDP is not held back.)
+    if link.kind != UDP:
+        if links._holds_enough(link):
             link.poll(0)  # TCP waits in the peer's window, until the host reads
-        else:
+            return
+        if not (links._ring.free_slots() or link.queue.tail_room()):
             links._pause(link)  # until a slot is free again
-        return
+            return
     n = _read(link)
     if n is None:
         if events & _HUP:
@@ -206,7 +207,7 @@ def _write_last(queue, start, n):
     end = queue.head_start() + n
     partial = n < queue.head_length()
     if partial:
-        _covered[:] = memoryview(links._ring.buf)[end : end + 6]
+        _covered[:] = links._ring.view[end : end + 6]
     links._ring.buf[end : end + 6] = b"\r\nOK\r\n"
     links._at.uart.write(links._ring.buf, start, end + 6 - start)
     if partial:
