@@ -92,6 +92,7 @@ class Engine:
         self._poller.register(uart, select.POLLIN)
         self.tick_ms = _TICK_MS  # the longest the loop sleeps (passthrough: 2 ms while bytes wait)
         self._uart_taker = None  # passthrough's input callback (take_uart)
+        self.running = False  # the loop has started: boot is over
         self._unloadable = []  # groups imported on first use that can go again, oldest first
         self.heap_reserve = getattr(board, "HEAP_RESERVE", _HEAP_RESERVE)
         self._last_raw_name = b""  # the last command's name (_name)
@@ -227,6 +228,18 @@ class Engine:
     # -- the loop ---------------------------------------------------------
 
     def run(self):
+        self.running = True
+        while True:
+            try:
+                self._loop()
+            except MemoryError:
+                # A heap too full or too broken up for a step of the loop
+                # (a ticker, a socket's event): let the idle groups go and
+                # carry on, rather than restart and drop every link.
+                log("out of memory in the loop")
+                self.make_room(None, True)
+
+    def _loop(self):
         poller = self._poller
         uart = self.uart
         while True:

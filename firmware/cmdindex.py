@@ -126,6 +126,13 @@ def table(group):
                 ("+CIPMODE", None, 1, 1, None, group),
                 ("+TRANSINTVL", None, 1, 1, None, group),
                 ("+CIPRECONNINTV", None, 1, 1, None, group),
+            ),
+            [],
+            None,
+        )
+    if group == "translink":
+        return (
+            (
                 ("+SAVETRANSLINK", None, None, 1, None, group),
             ),
             [],

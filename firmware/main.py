@@ -14,8 +14,8 @@ from firmware.settings import Settings
 GROUPS = (
     "basic", "uartcfg", "sleep", "rf", "storage", "ota",
     "wifi", "wifi_scan", "wifi_ap", "netif", "wifi_noapi", "eth",
-    "tcpip", "tcpip_send", "tcpip_sendl", "tcpip_recv", "tcpip_server", "passthrough", "ssl",
-    "dns", "sntp", "ping", "ota_update",
+    "tcpip", "tcpip_send", "tcpip_sendl", "tcpip_recv", "tcpip_server", "passthrough", "translink",
+    "ssl", "dns", "sntp", "ping", "ota_update",
 )
 
 # Groups imported the first time one of their commands arrives, to spare
@@ -23,9 +23,10 @@ GROUPS = (
 # firmware/cmdindex.py (python -m tools.cmdindex rewrites it) keep their
 # place in AT+CMD? until then. Only groups whose register() has nothing to
 # do at boot, or something only when a setting is saved: those name it in
-# BOOT_SETTING and are imported at boot when it holds a value (passthrough:
-# AT+SAVETRANSLINK; dns: manual AT+CIPDNS servers); wifi_ap is imported
-# when the SoftAP comes up (see _import_with_softap). The others stay
+# BOOT_SETTING and are imported at boot when it holds a value (translink:
+# AT+SAVETRANSLINK, which loads passthrough; dns: manual AT+CIPDNS
+# servers); wifi_ap is imported when the SoftAP comes up (see
+# _import_with_softap). The others stay
 # imported at boot: basic loads AT+SYSMSG for every group, uartcfg is
 # imported anyway, wifi restores and auto-connects, netif applies its
 # settings whenever an interface comes up, eth starts Ethernet, tcpip
@@ -35,8 +36,8 @@ GROUPS = (
 # up.
 LAZY = (
     "sleep", "rf", "storage", "ota", "wifi_scan", "wifi_ap", "wifi_noapi",
-    "tcpip_send", "tcpip_sendl", "tcpip_recv", "tcpip_server", "passthrough", "ssl", "dns", "sntp", "ping",
-    "ota_update",
+    "tcpip_send", "tcpip_sendl", "tcpip_recv", "tcpip_server", "passthrough", "translink", "ssl", "dns",
+    "sntp", "ping", "ota_update",
 )
 
 

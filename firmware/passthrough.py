@@ -1,5 +1,5 @@
 # Passthrough ("transparent transmission"): AT+CIPMODE, AT+CIPSEND's
-# execute form, +++, AT+TRANSINTVL, AT+CIPRECONNINTV and AT+SAVETRANSLINK.
+# execute form, +++, AT+TRANSINTVL and AT+CIPRECONNINTV.
 #
 # In a session every UART byte is data for link 0. Bytes wait in the UART
 # driver's RX buffer and leave at once when 2920 of them are there (on TCP
@@ -15,9 +15,16 @@
 # back when it fills) and go out once the link is back. What the network
 # sends comes through the transmit buffer too (TCP) or a slot of the ring
 # (UDP) and goes to the UART as it is.
+#
+# A TCP or SSL server of one client (AT+CIPMUX=1, AT+CIPSERVERMAXCONN=1)
+# carries a session too, on its client's link: when that client goes, the
+# server listens again and the session waits for the next one, the host's
+# bytes waiting as they do while a client link is dialled again.
+# AT+SAVETRANSLINK (firmware/translink.py) starts a session at boot.
 import errno
 import select
 import socket
+import sys
 import time
 
 from micropython import const
@@ -42,17 +49,20 @@ _session = None
 
 
 class Session:
-    def __init__(self, at, link):
+    def __init__(self, at, link, serving=False):
         self.at = at
-        self.link = link
+        self.link = link  # None while a server's session waits for a client
+        self.serving = serving  # on a server's client: waits for the next one
         self.waiting = 0  # bytes left in the UART buffer at the last look
         self.arrived_ms = time.ticks_ms()  # when bytes last arrived
         self.silence_before = 1000  # quiet time before the bytes waiting
         self.armed = False  # woken by the UART's input (when none waits)
         self.down = False  # the link broke: dialling again
         self.dial = None  # the socket being connected
+        self.dial_poll = None
         self.shaking = None  # an SSL link's TLS handshake (generator), once connected
         self.retry_ms = 0
+        self.listen = None  # AT+SAVETRANSLINK=3: (port, type, CA) of the server to start
 
     # -- host -> network --
 
@@ -64,7 +74,9 @@ class Session:
 
     def on_input(self, events):
         now = time.ticks_ms()
-        if self.down:
+        if self.listen is not None:
+            self._start_server()
+        elif self.down and not self.serving:
             self._redial(now)
         self._take(now)
         if _session is not self:
@@ -184,7 +196,14 @@ class Session:
 
     def on_link_lost(self):
         link = self.link
-        if link.kind == UDP or link.server:
+        if self.serving:
+            # Let the client go, unannounced (the UART is data): the server
+            # hands the session its next client (take_client).
+            links.close(link, False)
+            self.link = None
+            self.down = True
+            return
+        if link.kind == UDP:
             self.stop()
             links.close(link)
             return
@@ -211,26 +230,30 @@ class Session:
                     self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
                     return
             self.dial = sock
-            self.dial_poll = select.poll()
+            if self.dial_poll is None:
+                self.dial_poll = select.poll()  # one per session: dialled again and again
             self.dial_poll.register(sock, select.POLLOUT)
             self.dial_deadline = time.ticks_add(now, 5000)
             return
-        ready = None if self.shaking is not None else self.dial_poll.poll(0)
-        if self.shaking is not None or (ready and not ready[0][1] & (select.POLLERR | select.POLLHUP)):
-            link = self.link
-            if link.kind == links.SSL and not self._handshake(now):
+        if self.shaking is None:
+            ready = self.dial_poll.poll(0)
+            if not ready and time.ticks_diff(now, self.dial_deadline) <= 0:
+                return  # still connecting
+            self.dial_poll.unregister(self.dial)
+            if not ready or ready[0][1] & (select.POLLERR | select.POLLHUP):
+                self.dial.close()
+                self.dial = None
+                self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
                 return
-            link.sock = self.dial
-            self.dial = None
-            self.down = False
-            link.polled = _IN
-            links.table[link.id] = link
-            self.at.watch(link.sock, _IN, links.on_event)
+        link = self.link
+        if link.kind == links.SSL and not self._handshake(now):
             return
-        if ready or time.ticks_diff(now, self.dial_deadline) > 0:
-            self.dial.close()
-            self.dial = None
-            self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
+        link.sock = self.dial
+        self.dial = None
+        self.down = False
+        link.polled = _IN
+        links.table[link.id] = link
+        self.at.watch(link.sock, _IN, links.on_event)
 
     def _handshake(self, now):
         """An SSL link dialled again: a step of its TLS handshake (never in
@@ -239,7 +262,10 @@ class Session:
             from firmware import tcpip
 
             self.at.load("ssl")  # a saved SSL link at boot: not yet imported
-            if tcpip.ssl_connect is None:
+            if tcpip.ssl_connect is None:  # a build without TLS
+                self.dial.close()
+                self.dial = None
+                self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
                 return False
             self.shaking = tcpip.ssl_connect(self.at, self.link.id, self.dial, None, self.link.context)
         try:
@@ -255,6 +281,27 @@ class Session:
             self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
             return False
 
+    def _start_server(self):
+        # On the loop's first turn, once every group is in: an SSL server
+        # needs the SSL group, registered after this one.
+        port, kind, ca = self.listen
+        self.listen = None
+        try:
+            sys.modules["firmware.tcpip_server"].start(port, kind, ca)
+        except errors.ATError:
+            self.stop()  # the port is taken, or no TLS: AT commands, as usual
+
+    def take_client(self, link):
+        """A client the server accepted (firmware/tcpip_server.py): whether
+        this session takes it, waiting for one."""
+        if not self.serving or self.link is not None:
+            return False
+        self.link = link
+        self.down = False
+        if link.queue.total:
+            link.queue.write_to(self.at.uart, link.queue.total)
+        return True
+
     def stop(self):
         global _session
         if self.shaking is not None:
@@ -267,8 +314,13 @@ class Session:
         _session = None
         links.passthrough = None
         self.at.take_uart(False)
-        if self.down and links.table[self.link.id] is self.link:
-            links.table[self.link.id] = None  # the link never came back
+        link = self.link
+        if link is None:
+            pass  # a server's session without a client: the server stays
+        elif self.down and links.table[link.id] is link:
+            links.table[link.id] = None  # the link never came back
+        else:
+            link.last_ms = time.ticks_ms()  # AT+CIPSTO counts from here
         if self.at.sysmsg & 1:
             self.at.write(b"\r\n+QUITT\r\n")
 
@@ -279,25 +331,61 @@ def _tick(now):
 
 
 def enter(at):
-    """AT+CIPSEND with no parameters: start a session on link 0."""
-    if not links.raw_receive or links.mux:
+    """AT+CIPSEND with no parameters: start a session on link 0, or with
+    AT+CIPMUX=1 on the client of a server of one client."""
+    if not links.raw_receive:
         raise errors.failed()
-    link = links.table[0]
+    link = _server_client() if links.mux else links.table[0]
     if link is None or (link.kind == UDP and link.udp_mode != 0):
         raise errors.failed()
     at.write(b"\r\nOK\r\n\r\n>")
-    _start(at, link)
+    start(at, link)
     return DONE
 
 
-def _start(at, link):
+def _server_client():
+    for link in links.table:
+        if link is not None and link.server:
+            return link
+    return None
+
+
+def _server_ready():
+    """Whether AT+CIPMODE=1 may come with AT+CIPMUX=1: a server of one
+    client listens, and no link but its client is open (passthrough is
+    point to point)."""
+    server = sys.modules.get("firmware.tcpip_server")
+    if server is None or not server.single_client():
+        return False
+    for link in links.table:
+        if link is not None and not link.server:
+            return False
+    return True
+
+
+def start(at, link):
+    """A session on a link that is up (AT+CIPSEND, AT+SAVETRANSLINK's UDP
+    link at boot)."""
     global _session
-    _session = Session(at, link)
+    _session = Session(at, link, link.server)
     links.passthrough = _session
     at.take_uart(True, _session.on_input)
     if link.queue.total:
         link.queue.write_to(at.uart, link.queue.total)
     link.poll(_IN)
+
+
+def wait_for_link(at, link, listen=None):
+    """A session whose link is not up yet (AT+SAVETRANSLINK at boot): a
+    client link (in the table, without a socket) dialled until its server
+    answers, or with link None the first client of a server started on the
+    loop's first turn (listen: its port, type and CA flag)."""
+    global _session
+    _session = Session(at, link, link is None)
+    _session.down = True
+    _session.listen = listen
+    links.passthrough = _session
+    at.take_uart(True, _session.on_input)
 
 
 # -- AT+CIPMODE, AT+TRANSINTVL, AT+CIPRECONNINTV ----------------------------------
@@ -310,8 +398,8 @@ def cipmode_query(at):
 def cipmode_set(at, args):
     params.count(args, 1, 1)
     value = params.int_at(args, 0, 0, 1)
-    if value and links.mux:
-        raise errors.failed()  # passthrough needs AT+CIPMUX=0
+    if value and links.mux and not _server_ready():
+        raise errors.failed()  # AT+CIPMUX=0, or a server of one client
     links.raw_receive = value == 1
 
 
@@ -336,66 +424,10 @@ def cipreconnintv_set(at, args):
     at.settings.put_int("reconnintv", _reconnect_100ms)
 
 
-# -- AT+SAVETRANSLINK ----------------------------------------------------------------
-
-
-def savetranslink_set(at, args):
-    params.count(args, 1, 6)
-    mode = params.int_at(args, 0, 0, 1)
-    if mode == 0:
-        params.count(args, 1, 1)
-        at.settings.put_bytes("translink", b"", always=True)
-        return None
-    params.count(args, 3, 6)
-    host = params.str_at(args, 1, 64, params.REQUIRED, 1)
-    port = params.int_at(args, 2, 1, 65535)
-    kind = params.str_at(args, 3, 8, TCP)
-    if kind == TCP or kind == links.SSL:
-        params.count(args, 3, 5)
-        extra = params.int_at(args, 4, 0, 7200, 0)  # keep-alive
-    elif kind == UDP:
-        extra = params.int_at(args, 4, 0, 65535, 0)  # local port
-    else:
-        raise errors.invalid(3)
-    record = b"%s,%d,%d,%s" % (kind, port, extra, host)
-    at.settings.put_bytes("translink", record, always=True)
-    return None
-
-
-def _start_saved(at, record):
-    """AT+SAVETRANSLINK at boot: the UART is data from the start, as on
-    ESP-AT; a TCP link is dialled until its server answers."""
-    global _session
-    kind, port, extra, host = record.decode().split(",", 3)
-    port = int(port)
-    extra = int(extra)
-    links.raw_receive = True
-    if kind == UDP:
-        try:
-            sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.bind(("0.0.0.0", extra))
-        except OSError:
-            return
-        link = links.Link(0, UDP, sock, host, port, extra, 0)
-        links.add(link)
-        _start(at, link)
-        return
-    link = links.Link(0, links.SSL if kind == links.SSL else TCP, None, host, port, 0, 0)
-    links.table[0] = link
-    _session = Session(at, link)
-    _session.down = True
-    links.passthrough = _session
-    at.take_uart(True, _session.on_input)
-
-
-# Imported at boot only when AT+SAVETRANSLINK saved a link (firmware/main.py).
-BOOT_SETTING = "translink"
-
 _TABLE = (
     ("+CIPMODE", None, cipmode_query, cipmode_set, None),
     ("+TRANSINTVL", None, transintvl_query, transintvl_set, None),
     ("+CIPRECONNINTV", None, cipreconnintv_query, cipreconnintv_set, None),
-    ("+SAVETRANSLINK", None, None, savetranslink_set, None),
 )
 
 
@@ -405,9 +437,6 @@ def register(at):
     _reconnect_100ms = at.settings.get_int("reconnintv", 1)
     at.tick(_tick, True)
     at.register(_TABLE)
-    record = at.settings.get_bytes("translink")
-    if record:
-        _start_saved(at, record)
 
 
 def unload(at):

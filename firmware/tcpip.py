@@ -94,8 +94,8 @@ def _start(at, link_id, args, i):
     if links.table[link_id] is not None:
         at.reply(b"ALREADY CONNECTED")
         raise errors.failed()
-    if links.passthrough is not None:
-        raise errors.failed()
+    if links.passthrough is not None or (links.mux and links.raw_receive):
+        raise errors.failed()  # a server's passthrough is point to point
     return _open(at, link_id, kind, host, port, keepalive, local_port, udp_mode, local_ip, timeout)
 
 

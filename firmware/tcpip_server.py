@@ -3,7 +3,9 @@
 # One listening socket; each client it accepts takes the lowest free link id
 # and is announced with <id>,CONNECT (or +LINK_CONN). Clients beyond
 # AT+CIPSERVERMAXCONN are closed at once. AT+CIPSTO closes server links that
-# have been idle for that many seconds.
+# have been idle for that many seconds. A server of one client can carry a
+# passthrough session (firmware/passthrough.py): a client that comes while
+# the session waits for one is handed to it, unannounced.
 import select
 import socket
 import sys
@@ -42,7 +44,6 @@ def cipserver_query(at):
 
 
 def cipserver_set(at, args):
-    global _listener, _port, _kind, _ca
     params.count(args, 1, 4)
     mode = params.int_at(args, 0, 0, 1)
     if mode == 0:
@@ -65,8 +66,16 @@ def cipserver_set(at, args):
     ca = params.int_at(args, 3, 0, 1, 0)
     if kind not in (TCP, links.SSL):
         raise errors.invalid(2)
+    start(port, kind, ca)
+    return None
+
+
+def start(port, kind, ca):
+    """Listen (AT+CIPSERVER=1, or AT+SAVETRANSLINK's server at boot);
+    raises ATError."""
+    global _listener, _port, _kind, _ca
     if kind == links.SSL:
-        at.load("ssl")
+        _at.load("ssl")
     if kind == links.SSL and ssl_accept is None:
         raise errors.no_api(2)
     if _listener is not None:
@@ -81,8 +90,13 @@ def cipserver_set(at, args):
         raise errors.failed()
     sock.setblocking(False)
     _listener, _port, _kind, _ca = sock, port, kind, ca
-    at.watch(sock, select.POLLIN, _on_accept)
-    return None
+    _at.watch(sock, select.POLLIN, _on_accept)
+
+
+def single_client():
+    """Whether a server of one client at most listens: passthrough can
+    use it (ESP-AT's server passthrough is point to point)."""
+    return _listener is not None and _max_conn == 1
 
 
 def _stop():
@@ -116,6 +130,9 @@ def admit(conn, peer):
         return
     link = links.Link(link_id, _kind, conn, peer[0], peer[1], _port, 1)
     links.add(link)
+    session = links.passthrough
+    if session is not None and session.take_client(link):
+        return  # the UART is passthrough data: no message
     _at.urc(links.connect_message(link) + b"\r\n")
 
 
@@ -137,12 +154,15 @@ def cipservermaxconn_query(at):
 
 
 def cipservermaxconn_set(at, args):
-    global _max_conn
     params.count(args, 1, 1)
-    value = params.int_at(args, 0, 1, MAX_LINKS)
+    limit_clients(params.int_at(args, 0, 1, MAX_LINKS))
+
+
+def limit_clients(count):
+    global _max_conn
     if _listener is not None:
         raise errors.failed()  # set it before the server starts
-    _max_conn = value
+    _max_conn = count
 
 
 def cipsto_query(at):
@@ -159,8 +179,11 @@ def _idle_check(now):
     if not _timeout_s:
         return
     limit = _timeout_s * 1000
+    session = links.passthrough
     for link in links.table:
         if link is not None and link.server and not link.eof:
+            if session is not None and session.link is link:
+                continue  # its UART is data: no CLOSED in the middle of it
             if time.ticks_diff(now, link.last_ms) > limit:
                 links.close(link)
 

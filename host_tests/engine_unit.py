@@ -23,6 +23,9 @@ class FakeUART(io.IOBase):
     def flush(self):
         pass
 
+    def readinto(self, buf):
+        return 0  # nothing from the host
+
     def ioctl(self, request, arg):
         return 0
 
@@ -200,4 +203,29 @@ at._ticked = time.ticks_ms()  # as a loop turn leaves it
 assert 0 < at._poll_timeout() <= 10
 at._step()
 taken(uart)
+
+
+# A MemoryError in a turn of the loop (a ticker, a socket's event) is not the
+# end of the firmware: the loop lets idle groups go and carries on.
+class _StopLoop(Exception):
+    pass
+
+
+turns = []
+
+
+def short_of_memory(now):
+    turns.append(now)
+    if len(turns) == 1:
+        raise MemoryError
+    raise _StopLoop
+
+
+at.tick(short_of_memory, True)
+try:
+    at.run()
+except _StopLoop:
+    pass
+at.untick(short_of_memory)
+assert len(turns) == 2, turns
 print("engine unit checks passed")

@@ -1,9 +1,11 @@
 """Passthrough and passive receive: AT+CIPMODE, AT+CIPSEND's execute form,
 +++, AT+TRANSINTVL, AT+CIPRECONNINTV, AT+SAVETRANSLINK (esp-at-modern.md
-§3.3), and AT+CIPRECVMODE/CIPRECVTYPE/CIPRECVDATA/CIPRECVLEN (§3.6,
+§3.3; TCP server passthrough as in ESP-AT's example "Network passthrough
+transmission when the ESP32 works as a TCP server"), and AT+CIPRECVMODE/CIPRECVTYPE/CIPRECVDATA/CIPRECVLEN (§3.6,
 wire-compat.md "Receiving")."""
 
 import re
+import socket
 import threading
 import time
 
@@ -135,6 +137,129 @@ def test_savetranslink_enters_passthrough_at_boot(net):
     assert module.error_code('AT+SAVETRANSLINK=1,"127.0.0.1",1,"FTP"') == codes.invalid(3)
     radio.restart(module)  # no passthrough at boot any more
     assert module.ok("AT+CIPMODE?") == b"+CIPMODE:0\r\n\r\nOK\r\n"
+
+
+# -- server passthrough -----------------------------------------------------------
+
+
+def recv_exactly(conn, count):
+    data = b""
+    while len(data) < count:
+        chunk = conn.recv(count - len(data))
+        assert chunk, data
+        data += chunk
+    return data
+
+
+def connect_when_listening(address, timeout=20):
+    """A client of the module's server, once it listens (a boot with the
+    station joining first)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return socket.create_connection(address, timeout=5)
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def test_server_passthrough(net):
+    module, peer = net
+    ip = radio.station_ip(module)
+    module.ok("AT+SYSMSG=1")
+    module.ok("AT+CIPMUX=1")
+    assert module.error_code("AT+CIPMODE=1") == codes.FAILED  # no server
+    module.ok("AT+CIPSERVER=1,8091")
+    assert module.error_code("AT+CIPMODE=1") == codes.FAILED  # a server of more than one client
+    module.ok("AT+CIPSERVER=0")
+    module.ok("AT+CIPSERVERMAXCONN=1")
+    module.ok("AT+CIPSERVER=1,8091")
+    module.ok("AT+CIPMODE=1")
+    assert module.ok("AT+CIPMODE?") == b"+CIPMODE:1\r\n\r\nOK\r\n"
+    assert module.error_code("AT+CIPSEND") == codes.FAILED  # no client yet
+    # Passthrough is point to point: no other link beside the server's client.
+    assert module.error_code('AT+CIPSTART=1,"TCP","127.0.0.1",%d' % peer.port) == codes.FAILED
+    first = socket.create_connection((ip, 8091), timeout=5)
+    assert module.read_until(b"0,CONNECT\r\n", 5) == b"0,CONNECT\r\n"
+    assert module.error_code("AT+CIPSEND=0,4") == codes.FAILED  # no length in passthrough
+    module.write(b"AT+CIPSEND\r\n")
+    assert module.read_until(b">") == b"\r\nOK\r\n\r\n>"
+    module.write(b"to the first client")
+    assert recv_exactly(first, 19) == b"to the first client"
+    first.sendall(b"from the first")
+    assert module.read_exactly(14) == b"from the first"  # raw, no +IPD
+    extra = socket.create_connection((ip, 8091), timeout=5)
+    assert extra.recv(10) == b""  # one client only: turned away at once
+    extra.close()
+    # The client goes, the server listens again, and the next client carries
+    # on the session: nothing is written to the UART, which is data.
+    first.close()
+    time.sleep(0.3)  # the module has seen it go
+    second = socket.create_connection((ip, 8091), timeout=5)
+    second.sendall(b"from the second")
+    assert module.read_exactly(15) == b"from the second"
+    module.write(b"to the second client")
+    assert recv_exactly(second, 20) == b"to the second client"
+    escape(module)
+    assert module.read_until(b"+QUITT\r\n", 3) == b"\r\n+QUITT\r\n"
+    time.sleep(1)
+    # The server and its client stay, in normal mode.
+    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8091,"TCP",0\r\n\r\nOK\r\n'
+    assert b"+CIPSTATE:0," in module.ok("AT+CIPSTATE?")
+    second.sendall(b"still raw")
+    assert module.read_exactly(9) == b"still raw"
+    module.ok("AT+CIPMODE=0")
+    second.sendall(b"framed")
+    assert module.read_until(b"framed", 5) == b"\r\n+IPD,0,6:framed"
+    assert module.ok("AT+CIPSERVER=0,1") == b"0,CLOSED\r\n\r\nOK\r\n"
+    assert second.recv(10) == b""
+
+
+def test_savetranslink_server_mode_at_boot(net):
+    module, _ = net
+    ip = radio.station_ip(module)
+    module.ok("AT+SYSLOG=1")
+    assert module.error_code("AT+SAVETRANSLINK=3,0") == codes.invalid(1)
+    assert module.error_code('AT+SAVETRANSLINK=3,8092,"FTP"') == codes.invalid(2)
+    assert module.error_code('AT+SAVETRANSLINK=3,8092,"TCP",2') == codes.invalid(3)
+    assert module.error_code('AT+SAVETRANSLINK=3,8092,"TCP",0,4') == codes.invalid(4)
+    # Listening on one interface only: the port cannot tell a client's interface.
+    assert module.error_code('AT+SAVETRANSLINK=3,8092,"TCP",0,1') == codes.no_api(4)
+    assert module.error_code("AT+SAVETRANSLINK=2,1,1,1,1,1") == codes.invalid(0)
+    module.ok("AT+CWAUTOCONN=1")
+    module.ok('AT+SAVETRANSLINK=3,8092,"TCP",0,0')
+    radio.restart(module, quiet=False)  # the UART is data from now on
+    first = connect_when_listening((ip, 8092))
+    first.sendall(b"hello host")
+    assert module.read_until(b"hello host", 10).endswith(b"hello host")
+    module.write(b"hello client")
+    assert recv_exactly(first, 12) == b"hello client"
+    first.close()
+    time.sleep(0.3)
+    second = socket.create_connection((ip, 8092), timeout=5)
+    module.write(b"hello again")
+    assert recv_exactly(second, 11) == b"hello again"
+    escape(module)
+    time.sleep(1)
+    module.ok("ATE0")
+    module.buffer = b""
+    assert module.ok("AT+CIPMUX?") == b"+CIPMUX:1\r\n\r\nOK\r\n"
+    assert module.ok("AT+CIPMODE?") == b"+CIPMODE:1\r\n\r\nOK\r\n"
+    assert module.ok("AT+CIPSERVERMAXCONN?") == b"+CIPSERVERMAXCONN:1\r\n\r\nOK\r\n"
+    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8092,"TCP",0\r\n\r\nOK\r\n'
+    # AT+CIPSEND enters the session again with the client that is there.
+    module.write(b"AT+CIPSEND\r\n")
+    module.read_until(b">")
+    second.sendall(b"back in")
+    assert module.read_exactly(7) == b"back in"
+    escape(module)
+    time.sleep(1)
+    second.close()
+    module.ok("AT+SAVETRANSLINK=0")
+    radio.restart(module)  # no passthrough at boot any more
+    assert module.ok("AT+CIPMODE?") == b"+CIPMODE:0\r\n\r\nOK\r\n"
+    assert module.ok("AT+CIPSERVER?") == b"+CIPSERVER:0\r\n\r\nOK\r\n"
 
 
 # -- passive receive -------------------------------------------------------------------

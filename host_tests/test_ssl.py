@@ -537,6 +537,38 @@ def test_savetranslink_ssl_at_boot(net, pki, peers):
     module.ok("AT+SAVETRANSLINK=0")
 
 
+def test_savetranslink_ssl_server_at_boot(net, pki):
+    module, state = net
+    install(state, {"server_cert": pki.path("ec_server.pem"), "server_key": pki.path("ec_server.key")})
+    ip = radio.station_ip(module)
+    module.ok("AT+CWAUTOCONN=1")
+    module.ok('AT+SAVETRANSLINK=3,8447,"SSL",0')
+    radio.restart(module, quiet=False)  # the UART is data from now on
+    deadline = time.monotonic() + 20
+    while True:  # until the station has joined and the server listens
+        try:
+            client = tls_client(8447, ca=pki.path("ec_ca.pem"), host=ip, timeout=5)
+            break
+        except OSError:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    client.sendall(b"hello host")
+    assert module.read_until(b"hello host", 10).endswith(b"hello host")
+    module.write(b"hello client")
+    data = b""
+    while len(data) < 12:
+        data += client.recv(12 - len(data))
+    assert data == b"hello client"
+    time.sleep(0.1)
+    module.write(b"+++")
+    time.sleep(1.1)
+    module.ok("ATE0")
+    module.buffer = b""
+    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8447,"SSL",0\r\n\r\nOK\r\n'
+    client.close()
+    module.ok("AT+SAVETRANSLINK=0")
+
+
 def test_psk_against_openssl_s_server(net):
     module, _ = net
     probe = socket.socket()
