@@ -39,7 +39,7 @@ table = [None] * MAX_LINKS
 closed_since_got_ip = False  # AT+CIPSTATUS reports 4 after a link closed
 
 _at = None
-_ring = None
+rx_ring = None
 tx = None  # the transmit buffer, shared by every send path
 tx_view = None
 _holding = False  # hold_ipd: no +IPD is written before _hold_until
@@ -61,7 +61,7 @@ class Link:
         self.server = server  # 1: accepted by AT+CIPSERVER
         self.udp_mode = 0
         self.context = None  # an SSL client link's TLS context: passthrough dials again with it
-        self.queue = ring.LinkQueue(_ring, len(_ring.lens))
+        self.queue = ring.LinkQueue(rx_ring, len(rx_ring.lens))
         self.notified = False  # passive: +IPD,<id>,<len> sent, not yet read
         self.eof = False  # passive: the peer has closed, CLOSED is held back
         self.polled = 0  # events the socket is polled for
@@ -89,9 +89,9 @@ class Link:
 
 def preallocate(board):
     """Allocate the ring and the transmit buffer (once, early at boot)."""
-    global _ring, tx, tx_view
-    if _ring is None:
-        _ring = ring.SlotRing(getattr(board, "RING_SLOTS", 3), IPD_MAX, _HEADER_ROOM)
+    global rx_ring, tx, tx_view
+    if rx_ring is None:
+        rx_ring = ring.SlotRing(getattr(board, "RING_SLOTS", 3), IPD_MAX, _HEADER_ROOM)
         tx = bytearray(_TX_SIZE)
         tx_view = memoryview(tx)
 
@@ -213,17 +213,17 @@ def read(link):
     """One read into the link's queue: bytes read, 0 at the end of the
     stream, None when nothing could be read."""
     if link.kind == UDP:
-        return _read_datagram(link)
+        return read_datagram(link)
     try:
         return link.queue.fill(link.sock)
     except OSError:
         return 0  # reset by the peer: the link is gone
 
 
-def _read_datagram(link):
+def read_datagram(link):
     """One datagram into a slot: its length, or None (nothing, or no room:
     then it is dropped, as ESP-AT drops UDP it cannot hold)."""
-    slot = _ring.take() if not _holds_enough(link) else -1
+    slot = rx_ring.take() if not holds_enough(link) else -1
     try:
         if slot < 0:
             link.sock.recv(1)  # the rest of a datagram goes with it
@@ -233,7 +233,7 @@ def _read_datagram(link):
         n = 0
     if not n:
         if slot >= 0:
-            _ring.give(slot)
+            rx_ring.give(slot)
         return None
     link.queue.push(slot, n)
     return n
@@ -245,12 +245,12 @@ def _datagram_into(link, slot):
     # the heap has no block for it, the datagram is still read, and its
     # sender is taken to be the last one.
     if not dinfo and not link.udp_mode:
-        return link.sock.readinto(_ring.views[slot])
+        return link.sock.readinto(rx_ring.views[slot])
     try:
         data, peer = link.sock.recvfrom(IPD_MAX)
     except MemoryError:
-        return link.sock.readinto(_ring.views[slot])
-    _ring.views[slot][0 : len(data)] = data
+        return link.sock.readinto(rx_ring.views[slot])
+    rx_ring.views[slot][0 : len(data)] = data
     link.peer = peer
     if link.udp_mode == 2 or (link.udp_mode == 1 and not link.peer_changed):
         if (link.host, link.port) != peer:
@@ -261,29 +261,29 @@ def _datagram_into(link, slot):
 
 def _receive_active(link, events):
     if _at.busy() or _held(time.ticks_ms()):
-        _pause(link)
+        pause(link)
         return
     n = read(link)
     if n is None:
         if events & _HUP:
-            _end(link)
-        elif not _ring.free_slots():
-            _pause(link)
+            peer_closed(link)
+        elif not rx_ring.free_slots():
+            pause(link)
         return
     if n == 0:
-        _end(link)
+        peer_closed(link)
         return
     more = _read_more(link) if link.kind != UDP else True
     link.last_ms = time.ticks_ms()
     deliver_ipd(link)
     if not more:
-        _end(link)
+        peer_closed(link)
 
 
 def _read_more(link):
     """Fill the free slots while the socket has data: one loop turn then
     carries several frames. False when the stream ended meanwhile."""
-    while _ring.free_slots() and not link.queue.full():
+    while rx_ring.free_slots() and not link.queue.full():
         n = read(link)
         if n is None:
             return True
@@ -292,7 +292,7 @@ def _read_more(link):
     return True
 
 
-def _holds_enough(link):
+def holds_enough(link):
     """No room for more: the queue is full, or a passive link holds its
     share (TCP then waits in the peer's window, UDP is dropped)."""
     queue = link.queue
@@ -322,8 +322,8 @@ def _deliver_frame(link, queue):
     if n > IPD_MAX:
         n = IPD_MAX
     end = queue.head_start()
-    start = _frame_header(link, _ring.buf, end, n)
-    _at.uart.write(_ring.buf, start, end - start + n)
+    start = _frame_header(link, rx_ring.buf, end, n)
+    _at.uart.write(rx_ring.buf, start, end - start + n)
     queue.consume(n)
 
 
@@ -333,8 +333,8 @@ def _frame_header(link, buf, end, n):
     i = end - 1
     buf[i] = 0x3A  # ':'
     if dinfo:
-        i = _put_address(link, buf, i)
-    i = _put_decimal(buf, i, n)
+        i = put_address(link, buf, i)
+    i = put_decimal(buf, i, n)
     if mux:
         buf[i - 1] = 0x2C  # ','
         buf[i - 2] = 0x30 + link.id
@@ -343,7 +343,7 @@ def _frame_header(link, buf, end, n):
     return i - 7
 
 
-def _put_decimal(buf, end, n):
+def put_decimal(buf, end, n):
     # n in decimal, ending at end; returns where it starts.
     while True:
         end -= 1
@@ -353,7 +353,7 @@ def _put_decimal(buf, end, n):
             return end
 
 
-def _put_address(link, buf, end):
+def put_address(link, buf, end):
     text = _address_text(link)
     buf[end - len(text) : end] = text
     return end - len(text)
@@ -373,7 +373,7 @@ def _address_text(link):
     return link.address_text
 
 
-def _end(link):
+def peer_closed(link):
     """The peer closed or reset the link."""
     if link.queue.total and link.passive():
         link.eof = True  # CLOSED waits until the host has read everything
@@ -386,7 +386,7 @@ def _end(link):
     close(link)
 
 
-def _pause(link):
+def pause(link):
     link.poll(0)
     if link not in _paused:
         _paused.append(link)
@@ -396,14 +396,14 @@ def resume_all():
     """Poll every link again that waited for room or for a command."""
     for link in table:
         if link is not None and not link.eof and link.polled <= 0:
-            if link.passive() and _holds_enough(link):
+            if link.passive() and holds_enough(link):
                 continue
             link.poll(_IN)
     del _paused[:]
 
 
 def _resume_paused(now):
-    if _paused and not _at.busy() and _ring.free_slots() and not _held(now):
+    if _paused and not _at.busy() and rx_ring.free_slots() and not _held(now):
         resume_all()
 
 

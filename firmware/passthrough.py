@@ -68,8 +68,10 @@ class Session:
 
     def tick(self, now):
         # While no byte waits, arriving bytes wake the loop (on_input): the
-        # loop turns of the network side need not look.
-        if not self.armed or self.down:
+        # loop turns of the network side need not look. A client link being
+        # dialled again is looked at on every turn; a server's session
+        # waiting for a client is not: the server hands it one.
+        if not self.armed or (self.down and not self.serving):
             self.on_input(0)
 
     def on_input(self, events):
@@ -84,7 +86,7 @@ class Session:
         # Bytes that arrive wake the loop while none wait; while some do
         # (for the interval, or the silence after +++), the loop comes back
         # every 2 ms to look.
-        armed = not self.waiting and not self.down
+        armed = not self.waiting and (self.serving or not self.down)
         if armed != self.armed:
             self.armed = armed
             self.at.rearm(self.at.uart, _IN if armed else 0)

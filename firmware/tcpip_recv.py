@@ -19,6 +19,7 @@ PASSIVE_SLOTS = const(2)
 _IN = const(1)  # select.POLLIN
 _HUP = const(24)  # select.POLLHUP | select.POLLERR
 
+_at = None
 _notice = bytearray(b"\r\n+IPD,4,2147483647\r\n")  # built in place (notify)
 _covered = bytearray(6)  # _write_last
 
@@ -82,22 +83,22 @@ def ciprecvlen_query(at):
 
 def receive(link, events):
     """The link's socket is readable (firmware/links.py, on_event)."""
-    # (A datagram without room is read and dropped by links._read_datagram:
+    # (A datagram without room is read and dropped by links.read_datagram:
     # UDP is not held back.)
     if link.kind != UDP:
-        if links._holds_enough(link):
+        if links.holds_enough(link):
             link.poll(0)  # TCP waits in the peer's window, until the host reads
             return
-        if not (links._ring.free_slots() or link.queue.tail_room()):
-            links._pause(link)  # until a slot is free again
+        if not (links.rx_ring.free_slots() or link.queue.tail_room()):
+            links.pause(link)  # until a slot is free again
             return
     n = _read(link)
     if n is None:
         if events & _HUP:
-            links._end(link)
+            links.peer_closed(link)
         return
     if n == 0:
-        links._end(link)
+        links.peer_closed(link)
         return
     link.last_ms = time.ticks_ms()
     notify(link)
@@ -132,7 +133,7 @@ def _spare_slot(link):
     for other in links.table:
         if other is not None and other is not link and not other.queue.slots():
             waiting += 1
-    return links._ring.free_slots() > waiting
+    return links.rx_ring.free_slots() > waiting
 
 
 def notify(link):
@@ -141,13 +142,13 @@ def notify(link):
         return
     link.notified = True
     end = len(_notice) - 2  # its CR LF are in place
-    start = links._put_decimal(_notice, end, link.queue.total)
+    start = links.put_decimal(_notice, end, link.queue.total)
     if links.mux:
         start -= 2
         _notice[start] = 0x30 + link.id
         _notice[start + 1] = 0x2C  # ','
     _notice[start - 7 : start] = b"\r\n+IPD,"
-    links._at.urc_from(_notice, start - 7, len(_notice) - start + 7)
+    _at.urc_from(_notice, start - 7, len(_notice) - start + 7)
 
 
 def after_read(link):
@@ -185,7 +186,7 @@ def write_received(link, n):
     of the link's queue and OK. The header is built in the room before the
     data and OK right after its last byte, so that the last write carries
     it: drivers read the data and then expect OK in the same burst."""
-    start = _header(link, links._ring.buf, link.queue.head_start(), n)
+    start = _header(link, links.rx_ring.buf, link.queue.head_start(), n)
     while n > link.queue.head_length():
         n -= _write_head(link.queue, start)
         start = link.queue.head_start()
@@ -195,7 +196,7 @@ def write_received(link, n):
 def _write_head(queue, start):
     # From start to the end of the oldest slot's bytes.
     n = queue.head_length()
-    links._at.uart.write(links._ring.buf, start, queue.head_start() - start + n)
+    _at.uart.write(links.rx_ring.buf, start, queue.head_start() - start + n)
     queue.consume(n)
     return n
 
@@ -207,11 +208,11 @@ def _write_last(queue, start, n):
     end = queue.head_start() + n
     partial = n < queue.head_length()
     if partial:
-        _covered[:] = links._ring.view[end : end + 6]
-    links._ring.buf[end : end + 6] = b"\r\nOK\r\n"
-    links._at.uart.write(links._ring.buf, start, end + 6 - start)
+        _covered[:] = links.rx_ring.view[end : end + 6]
+    links.rx_ring.buf[end : end + 6] = b"\r\nOK\r\n"
+    _at.uart.write(links.rx_ring.buf, start, end + 6 - start)
     if partial:
-        links._ring.buf[end : end + 6] = _covered
+        links.rx_ring.buf[end : end + 6] = _covered
     queue.consume(n)
 
 
@@ -220,8 +221,8 @@ def _header(link, buf, end, n):
     i = end - 1
     buf[i] = 0x2C  # ','
     if links.dinfo:
-        i = links._put_address(link, buf, i)
-    i = links._put_decimal(buf, i, n)
+        i = links.put_address(link, buf, i)
+    i = links.put_decimal(buf, i, n)
     buf[i - 13 : i] = b"+CIPRECVDATA:"
     return i - 13
 
@@ -236,6 +237,8 @@ _ALIASES = (("+CIPRCVLEN", "+CIPRECVLEN"),)
 
 
 def register(at):
+    global _at
+    _at = at
     at.register(_TABLE, _ALIASES)
     links.passive_group = sys.modules[__name__]
 
