@@ -72,6 +72,7 @@ _MAX_CONN = 10  # ESP_WIFI_MAX_CONN_NUM on the ESP32
 _AP_CHANNELS = 11  # the IDF's default country ("01"): channels 1..11
 _DHCPS_LEASES = 100  # the IDF's SoftAP DHCP pool: 100 addresses after its own
 _HEARTBEAT_MS = 1000
+_WATCH_MS = 100  # how often a joined station looks at its AP (the world file: as often)
 _EADDRNOTAVAIL = 99  # Linux's; the unix port's errno module lacks the name
 
 # Driver-wide state: in the IDF, power save and the TX power limit belong to
@@ -126,11 +127,13 @@ def _check_address(text):
 
 def _service():
     """Advance every interface's simulation to now."""
-    for wlan in _interfaces.values():
-        if wlan._id == STA_IF:
-            wlan._sta_advance()
-        else:
-            wlan._ap_service()
+    # By id, not through values(): that allocates on every call.
+    wlan = _interfaces.get(STA_IF)
+    if wlan is not None:
+        wlan._sta_advance()
+    wlan = _interfaces.get(AP_IF)
+    if wlan is not None:
+        wlan._ap_service()
     if _lan is not None:
         _lan._advance()
 
@@ -289,6 +292,7 @@ class WLAN(_Netif):
             self._lease_since = 0
             self._lost_at = None
             self._checked = 0
+            self._watched = 0
         else:
             net = _default_ap_net()
             self._ip = self._gw = net + 1
@@ -440,6 +444,26 @@ class WLAN(_Netif):
     def _sta_advance(self):
         if not self._active or self._phase == _IDLE:
             return
+        if self._phase == _LINKED and not (self._need_lease and self._dhcp):
+            self._sta_linked()  # the steady state: kept cheap (see _sta_linked)
+            return
+        self._sta_steps()
+
+    def _sta_linked(self):
+        # Runs on every call the firmware makes (status() and active() on
+        # each turn of its Wi-Fi poll): small frames, nothing allocated
+        # between two looks at the AP, so that the stand-in does not blur
+        # the firmware's own heap figures.
+        if self._link is not None:
+            self._read_link()
+            if self._phase != _LINKED:
+                return
+        now = time.ticks_ms()
+        if time.ticks_diff(now, self._watched) >= _WATCH_MS:
+            self._watched = now
+            self._watch_ap(now)
+
+    def _sta_steps(self):
         now = time.ticks_ms()
         elapsed = time.ticks_diff(now, self._since)
         if self._phase == _SEARCH:
@@ -482,6 +506,7 @@ class WLAN(_Netif):
             if self._granted and elapsed >= simair.timing("assoc_ms"):
                 self._phase = _LINKED
                 self._since = now
+                self._watched = now
                 self._lost_at = None
                 if self._dhcp:
                     self._ip = 0
@@ -639,8 +664,12 @@ class WLAN(_Netif):
         self._ap_service()
 
     def _ap_service(self):
-        if not self._active:
-            return
+        # Called on every poll of the firmware: an inactive SoftAP costs
+        # nothing (the frame of _ap_serve would be allocated on the heap).
+        if self._active:
+            self._ap_serve()
+
+    def _ap_serve(self):
         now = time.ticks_ms()
         if time.ticks_diff(now, self._beat_at) >= _HEARTBEAT_MS:
             self._beat_at = now
@@ -920,17 +949,29 @@ class _LAN(_Netif):
         raise ValueError("unknown config param")
 
     def _advance(self):
+        # On every call the firmware makes: the steady states (a cable and
+        # an address, or no cable) return without allocating.
         if not self._active:
             return
+        link = simair.world()["eth_link"]
+        status = self._status
+        if link:
+            if status == ETH_GOT_IP or (status == ETH_CONNECTED and not self._dhcp):
+                return
+        elif status == ETH_STARTED or status == ETH_DISCONNECTED:
+            self._since = time.ticks_ms()
+            return
+        self._advance_steps(link)
+
+    def _advance_steps(self, link):
         world = simair.world()
         now = time.ticks_ms()
-        link = world["eth_link"]
-        if self._status in (ETH_CONNECTED, ETH_GOT_IP) and not link:
+        if (self._status == ETH_CONNECTED or self._status == ETH_GOT_IP) and not link:
             self._status = ETH_DISCONNECTED
             if self._dhcp:
                 self._ip = self._mask = self._gw = self._dns = 0
             return
-        if self._status in (ETH_STARTED, ETH_DISCONNECTED):
+        if self._status == ETH_STARTED or self._status == ETH_DISCONNECTED:
             if not link:
                 self._since = now
                 return

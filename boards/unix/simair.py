@@ -230,11 +230,19 @@ def _load_world(data):
 
 
 def world():
-    """The world file's contents, read again when the file has changed."""
-    global _world, _world_id, _world_checked, _timing
+    """The world file's contents, read again when the file has changed
+    (looked at every 100 ms at most)."""
     now = time.ticks_ms()
     if _world_checked is not None and time.ticks_diff(now, _world_checked) < 100:
         return _world
+    return _check_world(now)
+
+
+def _check_world(now):
+    # Apart from world(): the radio asks for the world on every poll of the
+    # firmware, and a frame this size would be allocated on the heap each
+    # time (MicroPython keeps small frames on the C stack).
+    global _world, _world_id, _world_checked, _timing
     _world_checked = now
     try:
         st = os.stat(WORLD)
@@ -266,9 +274,17 @@ def dns_server():
     return servers[0] if servers else "0.0.0.0"
 
 
+_in_range = (None, [])  # (the world it was made from, its APs in range)
+
+
 def world_aps():
-    """The world's access points that are in range."""
-    return [ap for ap in world()["aps"] if ap.rssi >= SENSITIVITY]
+    """The world's access points that are in range (a list the caller must
+    not change: it is made again only when the world file has changed)."""
+    global _in_range
+    current = world()
+    if _in_range[0] is not current:
+        _in_range = (current, [ap for ap in current["aps"] if ap.rssi >= SENSITIVITY])
+    return _in_range[1]
 
 
 # -- SoftAP beacons in the air folder --------------------------------------------
