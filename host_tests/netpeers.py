@@ -1,7 +1,7 @@
 """Real network peers for the data-plane tests, on 127.0.0.1 in the test
 process: a TCP server that records what it receives and can send, and a
 UDP socket. The module's station reaches them through its own loopback
-address."""
+address. And the client side of the module's own servers."""
 
 import socket
 import threading
@@ -118,3 +118,26 @@ def wait_until(predicate, timeout=10):
     while not predicate():
         assert time.monotonic() < deadline, "condition not met"
         time.sleep(0.01)
+
+
+def connect_when_listening(connect, timeout=20):
+    """connect() (a client of the module's server) once it succeeds: after
+    a boot, the station joins before the server can be reached."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return connect()
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+
+
+def recv_exactly(conn, count):
+    """count bytes from a socket (plain or TLS)."""
+    data = b""
+    while len(data) < count:
+        chunk = conn.recv(count - len(data))
+        assert chunk, data
+        data += chunk
+    return data

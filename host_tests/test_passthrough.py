@@ -10,7 +10,7 @@ import threading
 import time
 
 from host_tests import codes, radio
-from host_tests.netpeers import UdpPeer
+from host_tests.netpeers import UdpPeer, connect_when_listening, recv_exactly
 
 
 def escape(module):
@@ -142,28 +142,6 @@ def test_savetranslink_enters_passthrough_at_boot(net):
 # -- server passthrough -----------------------------------------------------------
 
 
-def recv_exactly(conn, count):
-    data = b""
-    while len(data) < count:
-        chunk = conn.recv(count - len(data))
-        assert chunk, data
-        data += chunk
-    return data
-
-
-def connect_when_listening(address, timeout=20):
-    """A client of the module's server, once it listens (a boot with the
-    station joining first)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return socket.create_connection(address, timeout=5)
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-
-
 def test_server_passthrough(net):
     module, peer = net
     ip = radio.station_ip(module)
@@ -230,7 +208,7 @@ def test_savetranslink_server_mode_at_boot(net):
     module.ok("AT+CWAUTOCONN=1")
     module.ok('AT+SAVETRANSLINK=3,8092,"TCP",0,0')
     radio.restart(module, quiet=False)  # the UART is data from now on
-    first = connect_when_listening((ip, 8092))
+    first = connect_when_listening(lambda: socket.create_connection((ip, 8092), timeout=5))
     first.sendall(b"hello host")
     assert module.read_until(b"hello host", 10).endswith(b"hello host")
     module.write(b"hello client")

@@ -21,6 +21,7 @@ import pytest
 
 from host_tests import codes, radio
 from host_tests.certs import Pki, TlsPeer, install, tls_client
+from host_tests.netpeers import connect_when_listening, recv_exactly
 from host_tests.test_integrity import FLOW, read_raw, write_async
 from tools import certs as certs_tool
 
@@ -544,21 +545,11 @@ def test_savetranslink_ssl_server_at_boot(net, pki):
     module.ok("AT+CWAUTOCONN=1")
     module.ok('AT+SAVETRANSLINK=3,8447,"SSL",0')
     radio.restart(module, quiet=False)  # the UART is data from now on
-    deadline = time.monotonic() + 20
-    while True:  # until the station has joined and the server listens
-        try:
-            client = tls_client(8447, ca=pki.path("ec_ca.pem"), host=ip, timeout=5)
-            break
-        except OSError:
-            assert time.monotonic() < deadline
-            time.sleep(0.2)
+    client = connect_when_listening(lambda: tls_client(8447, ca=pki.path("ec_ca.pem"), host=ip, timeout=5))
     client.sendall(b"hello host")
     assert module.read_until(b"hello host", 10).endswith(b"hello host")
     module.write(b"hello client")
-    data = b""
-    while len(data) < 12:
-        data += client.recv(12 - len(data))
-    assert data == b"hello client"
+    assert recv_exactly(client, 12) == b"hello client"
     time.sleep(0.1)
     module.write(b"+++")
     time.sleep(1.1)
