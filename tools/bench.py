@@ -8,7 +8,9 @@ Measured in one run on this machine, against a fresh virtual module:
   chip's firmware, so the chip does not pay for them), and the heap size;
 - latency: AT -> OK round trip, median and 99th percentile, over the pty
   both paced at 115200 baud (what a host sees) and unpaced (the firmware's
-  own cost);
+  own cost); and the floor of an unpaced one: the same 4 bytes through the
+  ceiling's relay (below) to a loopback echo process and back, with no
+  launcher nor firmware (passive mode makes a round trip per command);
 - data: throughput of passthrough (host -> network and network -> host),
   active +IPD (network -> host) and passive mode (AT+CIPRECVDATA, network
   -> host), unpaced with RTS/CTS, against a peer on 127.0.0.1; each beside
@@ -114,6 +116,7 @@ def measure(folder):
             results[key] = round_trips(module, ROUND_TRIPS)
         finally:
             module.stop()
+    results["relay_round_trip_unpaced"] = relay_round_trips(ROUND_TRIPS)
     return results
 
 
@@ -279,6 +282,45 @@ def down():  # received in the firmware's slots, written to the pty
 threading.Thread(target=up, daemon=True).start()
 down()
 """ % {"launcher": 65536, "packet": firmware_sizes()[0], "slot": firmware_sizes()[1]}
+
+
+ECHO = r"""
+import socket, sys
+server = socket.socket()
+server.bind(("127.0.0.1", 0))
+server.listen(1)
+print(server.getsockname()[1], flush=True)
+conn, _ = server.accept()
+conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+while True:
+    data = conn.recv(65536)
+    if not data:
+        break
+    conn.sendall(data)
+"""
+
+
+def relay_round_trips(count):
+    """The floor of an AT round trip: b"AT\r\n" through the ceiling's relay
+    to an echo process and back."""
+    echo = subprocess.Popen([sys.executable, "-c", ECHO], stdout=subprocess.PIPE, text=True)
+    port = int(echo.stdout.readline())
+    relay = subprocess.Popen([sys.executable, "-c", RELAY, str(port)], stdout=subprocess.PIPE, text=True)
+    fd = os.open(relay.stdout.readline().strip(), os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+    tty.setraw(fd)
+    try:
+        samples = []
+        for i in range(count + 50):  # 50 to warm up
+            start = time.perf_counter()
+            pty_write(fd, b"AT\r\n")
+            samples.append((pty_read(fd, 4, 10) - start) * 1000)
+        samples = sorted(samples[50:])
+    finally:
+        os.close(fd)
+        for proc in (relay, echo):
+            proc.kill()
+            proc.wait()
+    return {"median_ms": round(statistics.median(samples), 3), "p99_ms": round(samples[int(len(samples) * 0.99) - 1], 3)}
 
 
 class Relay:
