@@ -335,7 +335,7 @@ def _tick(now):
 def enter(at):
     """AT+CIPSEND with no parameters: start a session on link 0, or with
     AT+CIPMUX=1 on the client of a server of one client."""
-    if not links.raw_receive:
+    if not links.raw_receive or (links.mux and not _server_ready()):
         raise errors.failed()
     link = _server_client() if links.mux else links.table[0]
     if link is None or (link.kind == UDP and link.udp_mode != 0):

@@ -187,10 +187,13 @@ def test_server_passthrough(net):
     assert b"+CIPSTATE:0," in module.ok("AT+CIPSTATE?")
     second.sendall(b"still raw")
     assert module.read_exactly(9) == b"still raw"
+    # Without its server (the client stays) there is no session to enter.
+    module.ok("AT+CIPSERVER=0")
+    assert module.error_code("AT+CIPSEND") == codes.FAILED
     module.ok("AT+CIPMODE=0")
     second.sendall(b"framed")
     assert module.read_until(b"framed", 5) == b"\r\n+IPD,0,6:framed"
-    assert module.ok("AT+CIPSERVER=0,1") == b"0,CLOSED\r\n\r\nOK\r\n"
+    assert module.ok("AT+CIPCLOSE=0") == b"0,CLOSED\r\n\r\nOK\r\n"
     assert second.recv(10) == b""
 
 
