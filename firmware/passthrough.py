@@ -316,12 +316,11 @@ class Session:
         _session = None
         links.passthrough = None
         self.at.take_uart(False)
-        link = self.link
-        if link is None:
-            pass  # a server's session without a client: the server stays
-        elif self.down and links.table[link.id] is link:
-            links.table[link.id] = None  # the link never came back
-        else:
+        link = self.link  # None: a server's session without a client
+        if link is not None and self.down:
+            if links.table[link.id] is link:
+                links.table[link.id] = None  # the link never came back
+        elif link is not None:
             link.last_ms = time.ticks_ms()  # AT+CIPSTO counts from here
         if self.at.sysmsg & 1:
             self.at.write(b"\r\n+QUITT\r\n")

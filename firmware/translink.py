@@ -15,7 +15,9 @@ from firmware import errors, links, params
 from firmware.links import SSL, TCP, UDP
 
 _SERVER_PORT = const(333)  # =3's default port
-_KEY = "translink"
+# The setting that holds the saved session; firmware/main.py imports this
+# group at boot only when it holds one.
+BOOT_SETTING = "translink"
 
 
 def savetranslink_set(at, args):
@@ -23,7 +25,7 @@ def savetranslink_set(at, args):
     mode = params.int_at(args, 0, 0, 3)
     if mode == 0:
         params.count(args, 1, 1)
-        at.settings.put_bytes(_KEY, b"", always=True)
+        at.settings.put_bytes(BOOT_SETTING, b"", always=True)
     elif mode == 1:
         _save_client(at, args)
     elif mode == 3:
@@ -45,7 +47,7 @@ def _save_client(at, args):
         extra = params.int_at(args, 4, 0, 65535, 0)  # local port
     else:
         raise errors.invalid(3)
-    at.settings.put_bytes(_KEY, b"%s,%d,%d,%s" % (kind, port, extra, host), always=True)
+    at.settings.put_bytes(BOOT_SETTING, b"%s,%d,%d,%s" % (kind, port, extra, host), always=True)
 
 
 def _save_server(at, args):
@@ -60,7 +62,7 @@ def _save_server(at, args):
         # One interface only: a socket on the port can neither listen on
         # one interface nor tell which one a client came in on.
         raise errors.no_api(4)
-    at.settings.put_bytes(_KEY, b"server,%s,%d,%d" % (kind, port, ca), always=True)
+    at.settings.put_bytes(BOOT_SETTING, b"server,%s,%d,%d" % (kind, port, ca), always=True)
 
 
 def _start_saved(at, record):
@@ -103,15 +105,12 @@ def _start_server(at, passthrough, record):
     passthrough.wait_for_link(at, None, (int(port), kind, int(ca)))
 
 
-# Imported at boot only when a session is saved (firmware/main.py).
-BOOT_SETTING = "translink"
-
 _TABLE = (("+SAVETRANSLINK", None, None, savetranslink_set, None),)
 
 
 def register(at):
     at.register(_TABLE)
-    record = at.settings.get_bytes(_KEY)
+    record = at.settings.get_bytes(BOOT_SETTING)
     if record and not at.running:  # at boot, not when imported again later
         _start_saved(at, record)
 
