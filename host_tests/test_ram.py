@@ -2,6 +2,7 @@
 command groups are imported on first use, and the index that stands for them
 until then agrees with the groups."""
 
+import os
 import re
 import shutil
 
@@ -49,11 +50,44 @@ def test_firmware_runs_from_mpy_files_by_default(state, monkeypatch):
         cmdline = open("/proc/%d/cmdline" % module.firmware_pid(), "rb").read().split(b"\0")
         heap = cmdline.index(b"heapsize=" + sim.DEFAULT_HEAP.encode())
         assert cmdline[heap - 1] == b"-X", cmdline
-        assert cmdline[heap + 1] == str(deploy.MPY_TREE / "boards" / "unix" / "main.py").encode(), cmdline
+        # The tree's entry, run from its root (relative paths keep the
+        # modules' file names as short as on the chip).
+        assert cmdline[heap + 1 : heap + 3] == [b"-m", b"boards.unix.main"], cmdline
+        assert os.readlink("/proc/%d/cwd" % module.firmware_pid()) == str(deploy.MPY_TREE)
     finally:
         module.stop()
     assert (deploy.MPY_TREE / "firmware" / "at.mpy").exists()
     assert not list(deploy.MPY_TREE.rglob("firmware/*.py"))
+
+
+def test_the_default_heap_leaves_the_firmware_the_chips_budget():
+    """The default heap is what the stand-ins hold before the firmware
+    starts plus the chip's budget (README, "RAM budget"), to within 1%:
+    stand-ins that grow take heap from the firmware, and the default must
+    follow them."""
+    assert sim.DEFAULT_HEAP.endswith("K")
+    heap = int(sim.DEFAULT_HEAP[:-1]) * 1024  # as -X heapsize takes it
+    figures = ram.boot(heapsize=sim.DEFAULT_HEAP)
+    share = heap - figures["base_bytes"]
+    assert sim.FIRMWARE_BUDGET <= share <= sim.FIRMWARE_BUDGET * 1.01, figures
+
+
+def test_the_heap_left_to_the_firmware_does_not_depend_on_where_the_tree_lies(tmp_path):
+    """The same build in a folder with a path 100 characters longer leaves
+    the firmware the same free heap after boot: nothing the size of the
+    clone's path is held for each module."""
+    free = []
+    for depth in ("a", "a" * 100):
+        tree = tmp_path / depth / "tree"
+        deploy.build_mpy(tree)
+        module = VirtualModule(tmp_path / ("state" + str(len(free))), pace=False, extra_args=["--build", str(tree)])
+        try:
+            module.start()
+            module.ok("ATE0")
+            free.append(module.ok("AT+SYSRAM?"))
+        finally:
+            module.stop()
+    assert free[0].startswith(b"+SYSRAM:") and free[0] == free[1], free
 
 
 def test_a_build_without_a_lazy_group(tmp_path):

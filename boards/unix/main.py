@@ -6,8 +6,13 @@
 import os
 import sys
 
-_here = sys.argv[0].rsplit("/", 1)[0] if "/" in sys.argv[0] else "."
-sys.path.append(_here + "/../..")
+# tools/sim runs this file as `micropython -m boards.unix.main` from the root
+# of the tree (the repository, or build/mpy/), where the firmware is found:
+# sys.path holds no absolute path then (a script's would be its folder's
+# real path), so the names of the modules' files, interned one per module,
+# are as short as on the chip whatever the clone's path. A longer one
+# would take heap from the firmware.
+sys.path.insert(0, "boards/unix")
 
 # The stand-ins for the chip's built-in modules load first, into an empty
 # heap, as their C counterparts are there before any Python runs: the
