@@ -51,7 +51,7 @@ from tools.vmodule import VirtualModule
 # Heap taken by the unix board's stand-ins, measured in a bare interpreter.
 STANDINS = """
 import gc, sys
-sys.path[:0] = [%r, %r]
+sys.path[:0] = ["boards/unix", ""]  # as the launcher runs them, from the tree's root
 gc.collect()
 before = gc.mem_alloc()
 import simlink, machine, esp32, network, socket, board
@@ -78,10 +78,9 @@ def standins_heap(folder):
     # The same files as the modules run: build/mpy/ (which the launcher
     # has compiled by now) unless from source.
     root = deploy.REPO if os.environ.get("ATSIM_SOURCE") == "1" else deploy.MPY_TREE
-    script = STANDINS % (str(root / ENTRY.parent.relative_to(deploy.REPO)), str(root))
     env = dict(os.environ, ATSIM_STATE=str(folder))
-    command = [default_micropython(), "-X", "heapsize=" + HEAP, "-c", script]
-    return int(subprocess.run(command, env=env, capture_output=True, check=True, text=True).stdout)
+    command = [default_micropython(), "-X", "heapsize=" + HEAP, "-c", STANDINS]
+    return int(subprocess.run(command, env=env, cwd=root, capture_output=True, check=True, text=True).stdout)
 
 
 def round_trips(module, count):
