@@ -512,11 +512,15 @@ class Engine:
         .mpy file lives in the heap: this is what lets a session use every
         group, a few at a time."""
         gc.collect()
-        for group in self._unloadable[:]:
-            if not everything and gc.mem_free() >= self.heap_reserve:
-                return
-            if group != keep and self._unload(group):
-                gc.collect()
+        gone = True
+        while gone:  # again after a group went: the one it was built on may go now
+            gone = False
+            for group in self._unloadable[:]:
+                if not everything and gc.mem_free() >= self.heap_reserve:
+                    return
+                if group != keep and self._unload(group):
+                    gc.collect()
+                    gone = True
 
     def _unload(self, group):
         key = "firmware." + group

@@ -91,6 +91,9 @@ COMMANDS = (
 
 
 def register(at):
+    # The group this one is built on, imported above, is registered as a
+    # group too: its rows in place and let go like any other, after this one.
+    at.load("tcpip_send")
     at.register(COMMANDS)
 
 

@@ -171,6 +171,28 @@ def test_idle_groups_go_when_the_heap_is_short_and_come_back(tmp_path):
     assert len(gone) >= 3, log
 
 
+def test_a_group_another_one_is_built_on_goes_after_it(tmp_path):
+    """AT+CIPSENDL's group is built on AT+CIPSEND's: a session that only
+    used the first keeps neither once the heap needs the room (the second
+    must not stay behind, imported and never let go)."""
+    state = tmp_path / "m"
+    module = VirtualModule(state, pace=False, extra_args=["--heapsize", sim.DEFAULT_HEAP])
+    try:
+        module.start()
+        module.ok("ATE0")
+        module.ok("AT+CIPSENDLCFG?")
+        for _ in range(2):
+            for group, command in GROUP_COMMANDS:
+                if group not in ("tcpip_sendl", "tcpip_send"):
+                    module.ok(command)
+        assert module.ok("AT+CIPSENDLCFG?").startswith(b"+CIPSENDLCFG:1024,2920\r\n")
+    finally:
+        module.stop()
+    log = (tmp_path / "m.log").read_text()
+    gone = re.findall(r"\[at\] unloaded (\w+)", log)
+    assert "tcpip_sendl" in gone and "tcpip_send" in gone, log
+
+
 def test_a_group_whose_settings_differ_from_a_fresh_import_stays(tmp_path):
     """Settings held in RAM are never lost to the heap's needs: a group
     whose settings were changed (and not saved) is not let go."""
