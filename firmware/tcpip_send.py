@@ -63,11 +63,12 @@ def cipsendex_set(at, args):
 
 
 def cipsend_execute(at):
-    try:
-        from firmware import passthrough
-    except ImportError:
-        raise errors.no_api()
-    return passthrough.enter(at)
+    # AT+CIPMODE=1 is set by passthrough's group, which stays in while it
+    # holds: in normal transmission mode the error needs none of its code
+    # (imported here, it would stay behind, never registered nor let go).
+    if not links.raw_receive:
+        raise errors.failed()
+    return sys.modules["firmware.passthrough"].enter(at)
 
 
 class Sink:

@@ -6,7 +6,7 @@ import os
 import re
 import shutil
 
-from host_tests.codes import UNSUPPORTED, code
+from host_tests.codes import FAILED, UNSUPPORTED, code
 from tools import cmdindex, deploy, ram, sim
 from tools.vmodule import VirtualModule
 
@@ -191,6 +191,23 @@ def test_a_group_another_one_is_built_on_goes_after_it(tmp_path):
     log = (tmp_path / "m.log").read_text()
     gone = re.findall(r"\[at\] unloaded (\w+)", log)
     assert "tcpip_sendl" in gone and "tcpip_send" in gone, log
+
+
+def test_cipsend_in_normal_mode_takes_no_passthrough_code(state):
+    """AT+CIPSEND's execute form outside AT+CIPMODE=1 is an error whose
+    answer needs none of passthrough's code: that group (6 KB of this heap)
+    is not imported for it, to stay behind never registered nor let go."""
+    module = VirtualModule(state, pace=False)
+    try:
+        module.start()
+        module.ok("ATE0")
+        module.ok("AT+SYSLOG=1")
+        module.at("AT+CIPSEND=?")  # the sending group itself, imported
+        before = ram.in_use(module)[1]
+        assert module.error_code("AT+CIPSEND") == FAILED
+        assert ram.in_use(module)[1] - before < 1024
+    finally:
+        module.stop()
 
 
 def test_a_group_whose_settings_differ_from_a_fresh_import_stays(tmp_path):
