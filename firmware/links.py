@@ -432,7 +432,15 @@ def address(host, port):
 
 def resolve(host, port):
     """Generator: ("a.b.c.d", port), through the firmware's own DNS client
-    when the build has it (it does not block the AT loop)."""
+    when the build has it (it does not block the AT loop). An address or
+    localhost needs no lookup (lwIP reads them itself), nor the client in
+    the heap."""
+    from firmware.addr import is_ipv4
+
+    if host == "localhost":
+        return "127.0.0.1", port
+    if is_ipv4(host):
+        return host, port
     try:
         from firmware import dns
     except ImportError:

@@ -7,6 +7,8 @@ import re
 import shutil
 
 from host_tests.codes import FAILED, UNSUPPORTED, code
+from host_tests.netpeers import TcpPeer
+from host_tests.radio import join, start
 from tools import cmdindex, deploy, ram, sim
 from tools.vmodule import VirtualModule
 
@@ -208,6 +210,24 @@ def test_cipsend_in_normal_mode_takes_no_passthrough_code(state):
         assert ram.in_use(module)[1] - before < 1024
     finally:
         module.stop()
+
+
+def test_a_link_to_an_address_takes_no_dns_client(tmp_path):
+    """The DNS client (a group that stays once in) is imported for the
+    first name to look up, not for a link to an address or to localhost
+    (lwIP reads those itself): such links leave nothing behind."""
+    peer = TcpPeer()
+    module = start(tmp_path / "m")
+    try:
+        join(module, "OpenNet")
+        for host in ("127.0.0.1", "localhost"):
+            before = ram.in_use(module)[1]
+            assert module.ok('AT+CIPSTART="TCP","%s",%d' % (host, peer.port)).startswith(b"CONNECT\r\n")
+            assert module.ok("AT+CIPCLOSE").startswith(b"CLOSED\r\n")
+            assert ram.in_use(module)[1] - before < 1024, host
+    finally:
+        module.stop()
+        peer.close()
 
 
 def test_a_group_whose_settings_differ_from_a_fresh_import_stays(tmp_path):
