@@ -435,7 +435,7 @@ def resolve(host, port):
     when the build has it (it does not block the AT loop). An address or
     localhost needs no lookup (lwIP reads them itself), nor the client in
     the heap."""
-    from firmware.addr import is_ipv4
+    from firmware.addr import is_ipv4  # here: a global of links costs boot heap
 
     if host == "localhost":
         return "127.0.0.1", port

@@ -215,7 +215,13 @@ class Session:
         link.sock = None
         link.queue.clear()
         self.down = True
-        self.retry_ms = time.ticks_add(time.ticks_ms(), _reconnect_100ms * 100)
+        self._retry_later(time.ticks_ms())
+
+    def _retry_later(self, now):
+        # The link is not back (the socket being dialled, if any, closed):
+        # the next try after AT+CIPRECONNINTV.
+        self.dial = None
+        self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
 
     def _redial(self, now):
         if self.dial is None:
@@ -229,7 +235,7 @@ class Session:
             except OSError as e:
                 if e.errno != errno.EINPROGRESS:
                     sock.close()
-                    self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
+                    self._retry_later(now)
                     return
             self.dial = sock
             if self.dial_poll is None:
@@ -244,8 +250,7 @@ class Session:
             self.dial_poll.unregister(self.dial)
             if not ready or ready[0][1] & (select.POLLERR | select.POLLHUP):
                 self.dial.close()
-                self.dial = None
-                self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
+                self._retry_later(now)
                 return
         link = self.link
         if link.kind == links.SSL and not self._handshake(now):
@@ -266,8 +271,7 @@ class Session:
             self.at.load("ssl")  # a saved SSL link at boot: not yet imported
             if tcpip.ssl_connect is None:  # a build without TLS
                 self.dial.close()
-                self.dial = None
-                self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
+                self._retry_later(now)
                 return False
             self.shaking = tcpip.ssl_connect(self.at, self.link.id, self.dial, None, self.link.context)
         try:
@@ -279,8 +283,7 @@ class Session:
             return True
         except Exception:  # refused or timed out: its socket is closed
             self.shaking = None
-            self.dial = None
-            self.retry_ms = time.ticks_add(now, _reconnect_100ms * 100)
+            self._retry_later(now)
             return False
 
     def _start_server(self):

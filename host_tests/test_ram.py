@@ -5,6 +5,7 @@ until then agrees with the groups."""
 import os
 import re
 import shutil
+from pathlib import Path
 
 from host_tests.codes import FAILED, UNSUPPORTED, code
 from host_tests.netpeers import TcpPeer
@@ -151,15 +152,39 @@ GROUP_COMMANDS = (
 )
 
 
+def chip_heap_module(state):
+    """A started module, echo off, in the chip-sized heap whatever
+    ATSIM_HEAPSIZE says."""
+    module = VirtualModule(state, pace=False, extra_args=["--heapsize", sim.DEFAULT_HEAP]).start()
+    module.ok("ATE0")
+    return module
+
+
+def load_in_turn(module, leaving=()):
+    """One command of each group but those left out, one group after the
+    other, twice: each needs room the others hold."""
+    for _ in range(2):
+        for group, command in GROUP_COMMANDS:
+            if group not in leaving:
+                module.ok(command)
+
+
+def module_log(state):
+    return Path(str(state) + ".log").read_text()
+
+
+def unloaded(log):
+    """The groups a module's log says were let go, in order."""
+    return re.findall(r"\[at\] unloaded (\w+)", log)
+
+
 def test_idle_groups_go_when_the_heap_is_short_and_come_back(tmp_path):
     """In the chip-sized heap, groups imported on first use that sit idle
     are let go when another needs the room; their commands import them
     again, and answer as before."""
     state = tmp_path / "m"
-    module = VirtualModule(state, pace=False, extra_args=["--heapsize", sim.DEFAULT_HEAP])
+    module = chip_heap_module(state)
     try:
-        module.start()
-        module.ok("ATE0")
         listed = module.ok("AT+CMD?")
         first = {command: module.ok(command) for _, command in GROUP_COMMANDS}
         for _ in range(2):
@@ -168,9 +193,8 @@ def test_idle_groups_go_when_the_heap_is_short_and_come_back(tmp_path):
         assert module.ok("AT+CMD?") == listed  # placeholders back in the same places
     finally:
         module.stop()
-    log = (tmp_path / "m.log").read_text()
-    gone = set(re.findall(r"\[at\] unloaded (\w+)", log))
-    assert len(gone) >= 3, log
+    log = module_log(state)
+    assert len(set(unloaded(log))) >= 3, log
 
 
 def test_a_group_another_one_is_built_on_goes_after_it(tmp_path):
@@ -178,20 +202,15 @@ def test_a_group_another_one_is_built_on_goes_after_it(tmp_path):
     used the first keeps neither once the heap needs the room (the second
     must not stay behind, imported and never let go)."""
     state = tmp_path / "m"
-    module = VirtualModule(state, pace=False, extra_args=["--heapsize", sim.DEFAULT_HEAP])
+    module = chip_heap_module(state)
     try:
-        module.start()
-        module.ok("ATE0")
         module.ok("AT+CIPSENDLCFG?")
-        for _ in range(2):
-            for group, command in GROUP_COMMANDS:
-                if group not in ("tcpip_sendl", "tcpip_send"):
-                    module.ok(command)
+        load_in_turn(module, leaving=("tcpip_sendl", "tcpip_send"))
         assert module.ok("AT+CIPSENDLCFG?").startswith(b"+CIPSENDLCFG:1024,2920\r\n")
     finally:
         module.stop()
-    log = (tmp_path / "m.log").read_text()
-    gone = re.findall(r"\[at\] unloaded (\w+)", log)
+    log = module_log(state)
+    gone = unloaded(log)
     assert "tcpip_sendl" in gone and "tcpip_send" in gone, log
 
 
@@ -234,10 +253,8 @@ def test_a_group_whose_settings_differ_from_a_fresh_import_stays(tmp_path):
     """Settings held in RAM are never lost to the heap's needs: a group
     whose settings were changed (and not saved) is not let go."""
     state = tmp_path / "m"
-    module = VirtualModule(state, pace=False, extra_args=["--heapsize", sim.DEFAULT_HEAP])
+    module = chip_heap_module(state)
     try:
-        module.start()
-        module.ok("ATE0")
         module.ok("AT+SYSSTORE=0")
         module.ok("AT+CIPSTO=77")
         module.ok("AT+TRANSINTVL=55")
@@ -245,16 +262,13 @@ def test_a_group_whose_settings_differ_from_a_fresh_import_stays(tmp_path):
         module.ok("AT+CIPSENDLCFG=2048,1460")
         # The others, loaded in turn in what is left (not AT+FS: its 4 KB
         # buffer does not fit beside the four groups kept).
-        for _ in range(2):
-            for group, command in GROUP_COMMANDS:
-                if group != "storage":
-                    module.ok(command)
+        load_in_turn(module, leaving=("storage",))
         assert module.ok("AT+CIPSTO?").startswith(b"+CIPSTO:77\r\n")
         assert module.ok("AT+TRANSINTVL?").startswith(b"+TRANSINTVL:55\r\n")
         assert b'+CIPSSLCCN:0,"peer.example"\r\n' in module.ok("AT+CIPSSLCCN?")
         assert module.ok("AT+CIPSENDLCFG?").startswith(b"+CIPSENDLCFG:2048,1460\r\n")
     finally:
         module.stop()
-    log = (tmp_path / "m.log").read_text()
-    gone = set(re.findall(r"\[at\] unloaded (\w+)", log))
+    log = module_log(state)
+    gone = set(unloaded(log))
     assert gone and not gone & {"tcpip_server", "passthrough", "ssl", "tcpip_sendl"}, log

@@ -100,6 +100,11 @@ def ca_files(pki, ca="ca", number=0):
     return {"client_ca.%d" % number: pki.path(ca + ".pem")}
 
 
+def server_files(pki):
+    """The module's own certificate and key, for an SSL server."""
+    return {"server_cert": pki.path("ec_server.pem"), "server_key": pki.path("ec_server.key")}
+
+
 # -- the commands ------------------------------------------------------------------------
 
 
@@ -540,7 +545,7 @@ def test_savetranslink_ssl_at_boot(net, pki, peers):
 
 def test_savetranslink_ssl_server_at_boot(net, pki):
     module, state = net
-    install(state, {"server_cert": pki.path("ec_server.pem"), "server_key": pki.path("ec_server.key")})
+    install(state, server_files(pki))
     ip = radio.station_ip(module)
     module.ok("AT+CWAUTOCONN=1")
     module.ok('AT+SAVETRANSLINK=3,8447,"SSL",0')
@@ -595,7 +600,7 @@ def test_psk_against_openssl_s_server(net):
 
 def test_ssl_server_with_a_python_client(net, pki):
     module, state = net
-    install(state, {"server_cert": pki.path("ec_server.pem"), "server_key": pki.path("ec_server.key")})
+    install(state, server_files(pki))
     ip = radio.station_ip(module)
     module.ok("AT+CIPMUX=1")
     module.ok('AT+CIPSERVER=1,8443,"SSL",0')
