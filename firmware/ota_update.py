@@ -32,8 +32,8 @@ import esp32
 import machine
 from micropython import const
 
-from firmware import addr, errors, links, params, pem
-from firmware.at import DONE, log
+from firmware import addr, errors, links, params
+from firmware.at import DONE, forget, log
 
 _BLOCK = const(4096)  # the flash sector: one erase, one write
 _HEAD_MAX = const(1024)  # status line and headers of an answer
@@ -111,7 +111,11 @@ def _tls(at, sock, host):
     except OSError:
         ca = None
     if ca:
-        for der in pem.der_items(ca, False):
+        from firmware import pem  # let go again at once: it is no group
+
+        cas = pem.der_items(ca, False)
+        forget("firmware.pem")
+        for der in cas:
             ctx.load_verify_locations(der)
         setattr(ctx, "verify_mode", tls.CERT_REQUIRED)
         name = host  # sent (SNI) and checked against the certificate

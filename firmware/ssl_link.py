@@ -19,8 +19,8 @@ import time
 import tls
 from micropython import const
 
-from firmware import addr, errors, links, pem, ssl, tcpip
-from firmware.at import log
+from firmware import addr, errors, links, ssl, tcpip
+from firmware.at import forget, log
 from firmware.ssl import _auth, _ca, _cn, _hint, _names, _pki, _psk, _sni
 
 _HANDSHAKE_MS = const(10000)  # per handshake packet, as ESP-AT
@@ -184,9 +184,20 @@ def _read(at, name):
         raise errors.failed()
 
 
+def _der_items(at, name, want_key):
+    data = _read(at, name)
+    # The reader goes again after each file: it is no group, so nothing
+    # else would let it go, and a context reads its files once.
+    from firmware import pem
+
+    items = pem.der_items(data, want_key)
+    forget("firmware.pem")
+    return items
+
+
 def _load_pair(at, ctx, cert_name, key_name):
-    certs = pem.der_items(_read(at, cert_name), False)
-    keys = pem.der_items(_read(at, key_name), True)
+    certs = _der_items(at, cert_name, False)
+    keys = _der_items(at, key_name, True)
     if not certs or not keys:
         log("ssl: no certificate or key in", cert_name, key_name)
         raise errors.failed()
@@ -198,7 +209,7 @@ def _load_pair(at, ctx, cert_name, key_name):
 
 
 def _load_cas(at, ctx, name):
-    cas = pem.der_items(_read(at, name), False)
+    cas = _der_items(at, name, False)
     if not cas:
         log("ssl: no certificate in", name)
         raise errors.failed()

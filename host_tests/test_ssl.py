@@ -9,9 +9,11 @@ files of its AT+FS folder, installed by tools.certs or written directly."""
 
 import errno
 import hashlib
+import os
 import random
 import re
 import select
+import shutil
 import socket
 import subprocess
 import threading
@@ -24,6 +26,7 @@ from host_tests.certs import Pki, TlsPeer, install, tls_client
 from host_tests.netpeers import connect_when_listening, recv_exactly
 from host_tests.test_integrity import FLOW, read_raw, write_async
 from tools import certs as certs_tool
+from tools.sim import REPO, default_micropython
 
 VERIFY_FAILED = b"+ERRNO:0x2700\r\n"  # MBEDTLS_ERR_X509_CERT_VERIFY_FAILED
 CONNECT = b"CONNECT\r\n\r\nOK\r\n"
@@ -291,6 +294,41 @@ def test_server_verified_against_the_ca_ec(net, pki, peers):
     install(state, ca_files(pki, "ca", 2))
     assert VERIFY_FAILED in refused(module, peer.port)
     assert len(peer.conns) == 2
+
+
+# Run by the unix port from the tree's root, as the virtual module runs.
+READER_CHECK = """
+import socket, sys, tls
+sys.path[:0] = ["boards/unix", ""]
+from firmware import ota_update, ssl_link
+
+class Board:
+    FS_ROOT = sys.argv[-1]
+
+class At:
+    board = Board
+
+ssl_link._load_cas(At, tls.SSLContext(tls.PROTOCOL_TLS_CLIENT), "client_ca.0")
+print("ssl_link", "firmware.pem" in sys.modules)
+ota_update._tls(At, socket.socket(), "localhost")
+print("ota_update", "firmware.pem" in sys.modules)
+"""
+
+
+def test_the_certificate_reader_goes_once_the_files_are_read(tmp_path, pki):
+    """The reader of certificate files (firmware/pem.py) is no command
+    group, so nothing would let it go with the TLS groups that use it: it
+    goes once they have read their files."""
+    shutil.copy(pki.path("ca.pem"), tmp_path / "client_ca.0")
+    result = subprocess.run(
+        [default_micropython(), "-c", READER_CHECK, str(tmp_path)],
+        cwd=REPO,
+        env=dict(os.environ, ATSIM_STATE=str(tmp_path)),  # the stand-ins' files
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.stdout == "ssl_link False\nota_update False\n", result.stdout + result.stderr
 
 
 def test_server_of_another_ca_is_refused_and_gets_nothing(net, pki, peers):
