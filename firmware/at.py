@@ -84,6 +84,7 @@ class Engine:
         self._block_taken = 0  # bytes of the > block so far
         self._block_head = bytearray(3)  # its first three (a "+++" cancels)
         self._block_at = 0  # when the last of them arrived
+        self._block_quiet = 0  # receive()'s quiet
         self._watched = {}
         self._tickers = []
         self._prompt_tickers = []
@@ -202,26 +203,34 @@ class Engine:
         """Wait until everything written has left the UART."""
         self.uart.flush()
 
-    def receive(self, length, sink, prompt=PROMPT, cancel=False):
+    def receive(self, length, sink, prompt=PROMPT, cancel=False, quiet=0):
         """Generator for handlers: prompt, then pass the next `length` raw
         bytes from the UART to sink(memoryview) as they arrive. A sink that
         finds the end of its data early returns how many bytes it used.
         cancel=True: a block that is only "+++" followed by silence ends
-        there (ESP-AT's way out of AT+CIPSEND's data): returns True then."""
+        there (ESP-AT's way out of AT+CIPSEND's data): returns True then.
+        quiet: ms of silence in the block after which sink.flush() is
+        called (AT+CIPSENDL sends on what has come)."""
         self._block_sink = sink
         self._block_left = length
         self._block_taken = 0
+        self._block_quiet = quiet
+        self._block_at = time.ticks_ms()
         self.uart.write(prompt)
         while self._block_left:
+            idle = time.ticks_diff(time.ticks_ms(), self._block_at)
             if cancel and self._block_taken == 3 and self._block_head == b"+++":
-                quiet = time.ticks_diff(time.ticks_ms(), self._block_at)
-                if quiet >= _CANCEL_GUARD_MS:
+                if idle >= _CANCEL_GUARD_MS:
                     self._block_left = 0
                     self._block_sink = None
                     return True
-                yield _CANCEL_GUARD_MS - quiet
+                yield _CANCEL_GUARD_MS - idle
+            elif idle < quiet:
+                yield quiet - idle
             else:
-                yield _FOREVER_MS
+                if quiet:
+                    sink.flush()
+                yield _FOREVER_MS  # until bytes come (_feed_block)
         self._block_sink = None
         return False
 
@@ -310,6 +319,9 @@ class Engine:
         else:  # the sink found the end of its data early
             take = used
             self._block_left = 0
+        if self._block_quiet:  # the handler looks again after that silence
+            self._block_at = time.ticks_ms()
+            self._task_wake = time.ticks_add(self._block_at, self._block_quiet)
         if self._block_taken < 3:  # keep the head: "+++" may cancel
             self._keep_head(i, take)
         self._block_taken += take

@@ -1,6 +1,8 @@
 # Long sends: AT+CIPSENDL and AT+CIPSENDLCFG. Each chunk goes to the socket
 # as soon as it has arrived, so the length is not bounded by RAM. A group of
 # its own, so that AT+CIPSEND (and passthrough) need not load it.
+import sys
+
 from micropython import const
 
 from firmware import errors, links, params
@@ -10,6 +12,7 @@ from firmware.tcpip_send import IPD_GAP_MS, SEND_FAIL, SEND_OK, Sink, link_for
 
 _REPORT_STEP = const(1024)  # AT+CIPSENDLCFG's defaults
 _TRANSMIT = const(2920)
+_INTERVAL_MS = const(20)  # AT+TRANSINTVL's default (firmware/passthrough.py holds it)
 _report_step = _REPORT_STEP
 _transmit = _TRANSMIT
 
@@ -23,6 +26,7 @@ class _Streamer(Sink):
         self.at = at
         self.remote = remote
         self.sent = 0
+        self.reported = 0  # the sent count last reported
         self.next_report = _report_step
 
     def __call__(self, chunk):
@@ -46,8 +50,12 @@ class _Streamer(Sink):
                 self.failed = True
         self.filled = 0
         if self.sent >= self.next_report:  # one report, however many steps passed
-            self.at.write(b"\r\n+CIPSENDL:%d,%d\r\n" % (self.sent, self.received))
+            self.report()
             self.next_report = (self.sent // _report_step + 1) * _report_step
+
+    def report(self):
+        self.at.write(b"\r\n+CIPSENDL:%d,%d\r\n" % (self.sent, self.received))
+        self.reported = self.sent
 
 
 def cipsendl_set(at, args):
@@ -61,12 +69,15 @@ def cipsendl_set(at, args):
 
 def _send_long(at, link, length, remote):
     streamer = _Streamer(at, link, remote)
-    if (yield from at.receive(length, streamer, cancel=True)):
+    # Less than a transmit size goes after AT+TRANSINTVL of silence.
+    passthrough = sys.modules.get("firmware.passthrough")
+    interval = _INTERVAL_MS if passthrough is None else passthrough._interval_ms
+    if (yield from at.receive(length, streamer, cancel=True, quiet=interval or 1)):
         at.write(b"\r\nSEND CANCELLED\r\n")  # (ESP-AT's spelling here)
         return DONE
     streamer.flush()
-    if streamer.sent % _report_step:
-        at.write(b"\r\n+CIPSENDL:%d,%d\r\n" % (streamer.sent, streamer.received))
+    if streamer.reported != streamer.sent:  # the last report is what was sent
+        streamer.report()
     at.write(SEND_FAIL if streamer.failed else SEND_OK)
     links.hold_ipd(IPD_GAP_MS)
     return DONE

@@ -225,6 +225,37 @@ def test_cipsendl_streams_and_reports(net):
     assert module.error_code("AT+CIPSENDLCFG=100,2921") == codes.invalid(1)
 
 
+def test_cipsendl_reports_what_was_sent_once_at_the_end(net):
+    """With the default configuration a 5000-byte send is reported after
+    its first transmit block and at its end: the final report, the length
+    sent, comes once."""
+    module, peer = net
+    module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
+    reply = send(module, "AT+CIPSENDL=5000", bytes(5000))
+    assert reply.endswith(b"\r\n+CIPSENDL:5000,5000\r\n\r\nSEND OK\r\n"), reply
+    assert reply.count(b"+CIPSENDL:5000,5000") == 1, reply
+    assert peer.conn().wait_data(5000) == bytes(5000)
+
+
+def test_cipsendl_sends_what_came_once_the_host_is_quiet(net):
+    """Less than a transmit block goes to the network after AT+TRANSINTVL
+    of silence from the host, not only once a block is full or the length
+    has come: a host may wait for an answer in the middle of its stream."""
+    module, peer = net
+    module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
+    for interval in (20, 0):
+        module.ok("AT+TRANSINTVL=%d" % interval)
+        assert prompt(module, "AT+CIPSENDL=3000").endswith(b"\r\nOK\r\n\r\n>")
+        conn = peer.conn()
+        start = len(conn.data)
+        module.write(b"question")
+        assert conn.wait_data(start + 8, 5)[start:] == b"question"
+        module.write(bytes(2992))
+        reply = module.read_until(re.compile(rb"SEND (OK|FAIL)\r\n"), 10)
+        assert reply.endswith(b"\r\n+CIPSENDL:3000,3000\r\n\r\nSEND OK\r\n"), reply
+        assert conn.wait_data(start + 3000)[start:] == b"question" + bytes(2992)
+
+
 # -- UDP -----------------------------------------------------------------------------
 
 
