@@ -184,7 +184,10 @@ class Engine:
         self.uart.write(ERROR)
 
     def urc(self, message):
-        """An unsolicited message (with its CR LF), sent between responses."""
+        """An unsolicited message (with its CR LF), sent between responses;
+        in passthrough only if AT+SYSMSG bit 2 asks (it lands in the data)."""
+        if self._uart_taker is not None and not self.sysmsg & 4:
+            return
         try:
             self._urc.append(message)
         except IndexError:

@@ -55,7 +55,9 @@ class Session:
         self.serving = serving  # on a server's client: waits for the next one
         self.waiting = 0  # bytes left in the UART buffer at the last look
         self.arrived_ms = time.ticks_ms()  # when bytes last arrived
-        self.silence_before = 1000  # quiet time before the bytes waiting
+        self.burst_from = 0  # where among them the last burst (no 20 ms gap) starts
+        self.alone = True  # that burst came after 20 ms of silence
+        self.held = 0  # bytes taken into the transmit buffer, still to go
         self.armed = False  # woken by the UART's input (when none waits)
         self.down = False  # the link broke: dialling again
         self.dial = None  # the socket being connected
@@ -86,7 +88,7 @@ class Session:
         # Bytes that arrive wake the loop while none wait; while some do
         # (for the interval, or the silence after +++), the loop comes back
         # every 2 ms to look.
-        armed = not self.waiting and (self.serving or not self.down)
+        armed = not self.waiting and not (self.held and not self.down) and (self.serving or not self.down)
         if armed != self.armed:
             self.armed = armed
             self.at.rearm(self.at.uart, _IN if armed else 0)
@@ -95,24 +97,33 @@ class Session:
     def _take(self, now):
         n = self.at.uart.any()
         if n > self.waiting:  # bytes arrived (only this session takes any)
-            if not self.waiting:
-                self.silence_before = time.ticks_diff(now, self.arrived_ms)
+            if time.ticks_diff(now, self.arrived_ms) >= _GUARD_MS:
+                self.burst_from = self.waiting
+                self.alone = True
             self.arrived_ms = now
         self.waiting = n
-        if not n:
+        if not n and not self.held:
             return
-        if n <= 3 and self.silence_before >= _GUARD_MS:
+        # "+++" is found whatever waits before it (ESP-AT's UART looks for
+        # the pattern itself): three bytes after silence, then silence.
+        if self.alone and 0 < n - self.burst_from <= 3:
             if time.ticks_diff(now, self.arrived_ms) < _GUARD_MS:
                 return  # could be +++: wait for the silence after it
-            if n == 3 and self._is_escape():
-                return
+            if n - self.burst_from == 3:
+                if self._is_escape(n):
+                    return
+                n = self.waiting  # all of it was taken, and held
         if self.down:
             return  # keep the bytes until the link is back
+        if self.held and not self._send_held():
+            return
         if n >= _PACKET:
             n = self._forward_packets(n)
         if n and time.ticks_diff(now, self.arrived_ms) >= _interval_ms:
             self._forward(n)
             self.waiting = self.at.uart.any()
+            self.alone = False  # what is left came right after data
+            self.burst_from = 0
 
     def _forward_packets(self, n):
         """Send while a packet's worth waits; returns what is left. On TCP
@@ -129,20 +140,39 @@ class Session:
             n = self.at.uart.any()
             if n > left:
                 self.arrived_ms = time.ticks_ms()
-            self.silence_before = 0  # what is left came right after data
+            self.alone = False  # what is left came right after data
+            self.burst_from = 0
             self.waiting = n
         return n
 
-    def _is_escape(self):
+    def _is_escape(self, n):
+        """The last three of the n bytes waiting came alone: take them all
+        behind what is held and look. "+++" ends the session; what came
+        before it goes out first (or with the link down, nowhere: the host
+        left). Anything else is data, held until it can go."""
         tx = links.tx
-        got = self.at.uart.readinto(tx, 3)
+        held = self.held
+        if held + n > len(tx):
+            return False  # no room to look (RTS holds the host back)
+        got = self.at.uart.readinto(links.tx_view[held:], n)
+        end = held + (got or 0)
         self.waiting = self.at.uart.any()
-        if got == 3 and tx[0] == _PLUS and tx[1] == _PLUS and tx[2] == _PLUS:
+        self.burst_from = 0
+        self.alone = False
+        if got == n and tx[end - 3] == _PLUS and tx[end - 2] == _PLUS and tx[end - 1] == _PLUS:
+            self.held = end - 3
+            if not self.down:
+                self._send_held()
+            self.held = 0
             self.stop()
             return True
-        if got:
-            self._send(got)  # three bytes of data after all
+        self.held = end
         return False
+
+    def _send_held(self):
+        n = self.held
+        self.held = 0
+        return not n or self._send(n)
 
     def _forward(self, n):
         """Send n bytes from the UART: the number sent, 0 on failure."""
@@ -158,6 +188,8 @@ class Session:
             else:
                 links.write_all(self.link.sock, n, _SEND_TIMEOUT_MS)
         except OSError:
+            if self.link.kind == UDP:
+                return True  # lost, as a datagram may be: the session goes on
             self.on_link_lost()
             return False
         return True
@@ -305,6 +337,8 @@ class Session:
         self.down = False
         if link.queue.total:
             link.queue.write_to(self.at.uart, link.queue.total)
+        if self.held:
+            self.on_input(0)  # what the host sent meanwhile goes first
         return True
 
     def stop(self):
@@ -323,6 +357,7 @@ class Session:
         if link is not None and self.down:
             if links.table[link.id] is link:
                 links.table[link.id] = None  # the link never came back
+            links.closed_since_got_ip = True  # AT+CIPSTATUS: 4, as after a close
         elif link is not None:
             link.last_ms = time.ticks_ms()  # AT+CIPSTO counts from here
         if self.at.sysmsg & 1:

@@ -75,6 +75,82 @@ def test_plus_signs_without_silence_are_data(net):
     assert module.at("AT").endswith(b"\r\nOK\r\n")
 
 
+def test_plus_plus_plus_ends_a_session_whatever_waits_before_it(net):
+    """+++ is found after bytes still waiting for AT+TRANSINTVL, as ESP-AT's
+    UART finds the pattern itself: they go out, then the session ends."""
+    module, peer = net
+    module.ok("AT+SYSMSG=1")
+    module.ok("AT+TRANSINTVL=500")
+    module.ok("AT+CIPMODE=1")
+    module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % peer.port)
+    conn = peer.conn()
+    module.write(b"AT+CIPSEND\r\n")
+    module.read_until(b">")
+    module.write(b"hello")
+    escape(module)  # 0.1 s later: hello still waits for the interval
+    assert module.read_until(b"+QUITT\r\n", 3) == b"\r\n+QUITT\r\n"
+    assert conn.wait_data(5) == b"hello"
+    time.sleep(1)
+    assert module.ok("AT") == b"\r\nOK\r\n"
+    assert conn.data == b"hello"  # the +++ never went out
+
+
+def test_plus_plus_plus_leaves_a_link_that_does_not_come_back(online):
+    """With its server gone, a link is dialled again and again, and what
+    the host sends meanwhile waits for it: +++ still ends the session
+    (the host's probe is dropped with the link), and AT+CIPSTATUS tells
+    that a link was closed."""
+    module = online
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(1)
+    module.ok("AT+SYSMSG=1")
+    module.ok("AT+CIPMODE=1")
+    module.ok('AT+CIPSTART="TCP","127.0.0.1",%d' % server.getsockname()[1])
+    conn, _ = server.accept()
+    module.write(b"AT+CIPSEND\r\n")
+    module.read_until(b">")
+    server.close()  # nothing listens there any more
+    conn.close()
+    time.sleep(0.5)  # the module has seen the link go
+    module.write(b"AT\r\n")  # data: it waits for the link
+    escape(module)
+    assert module.read_until(b"+QUITT\r\n", 3) == b"\r\n+QUITT\r\n"
+    time.sleep(1)
+    assert module.ok("AT+CIPSTATUS") == b"STATUS:4\r\n\r\nOK\r\n"
+
+
+def test_a_lost_station_ends_no_udp_session_and_prints_nothing_into_it(tmp_path):
+    """The station loses its AP in a UDP passthrough session: its datagrams
+    cannot go (no route) and are lost, as datagrams may be, and the session
+    goes on. With AT+SYSMSG bit 2 clear nothing but the peer's data reaches
+    the host meanwhile (no WIFI DISCONNECT, no CLOSED): it would be data."""
+    world = radio.make_world(tmp_path / "world.json")
+    module = radio.start(tmp_path / "m", world=world)
+    udp = UdpPeer()
+    try:
+        radio.join(module, "HomeWPA2", "correct horse")
+        module.ok("AT+SYSMSG=1")
+        module.ok("AT+CIPMODE=1")
+        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4401,0' % udp.port)
+        module.write(b"AT+CIPSEND\r\n")
+        module.read_until(b">")
+        module.write(b"before")
+        data, source = udp.recv()
+        assert data == b"before"
+        radio.edit_world(world, lambda w: [ap.update(password="changed") for ap in w["access_points"] if ap["ssid"] == "HomeWPA2"])
+        time.sleep(1.5)  # deauthenticated at once
+        module.write(b"lost")
+        time.sleep(0.5)
+        module.write(b"AT+GMR\r\n")  # still data, not a command
+        time.sleep(0.5)
+        escape(module)
+        assert module.read_until(b"+QUITT\r\n", 3) == b"\r\n+QUITT\r\n"  # nothing before it
+    finally:
+        udp.close()
+        module.stop()
+
+
 def test_cipmode_rules(net):
     module, peer = net
     module.ok("AT+CIPMUX=1")
