@@ -89,8 +89,10 @@ def _start(at, link_id, args, i):
         j += 1
     if j < len(args):
         raise errors.ATError(errors.SUB_PARA_COUNT, (j << 8) | len(args))
-    if kind != UDP and port == 0:
+    if port == 0:
         raise errors.invalid(i + 2)
+    if udp_mode and links.raw_receive:
+        raise errors.failed()  # UDP passthrough has one remote: mode 0
     if links.table[link_id] is not None:
         at.reply(b"ALREADY CONNECTED")
         raise errors.failed()
@@ -286,7 +288,7 @@ def cipdinfo_set(at, args):
 
 
 def ciptcpopt_query(at):
-    for i in range(MAX_LINKS):
+    for i in range(MAX_LINKS if links.mux else 1):
         at.reply(b"+CIPTCPOPT:%d,%d,%d,%d,%d" % ((i,) + tuple(tcpopt[i])))
 
 

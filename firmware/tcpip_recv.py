@@ -42,10 +42,7 @@ def _check_mode(mode):
 
 
 def ciprecvtype_query(at):
-    if not links.mux:
-        at.reply(b"+CIPRECVTYPE:%d" % links.recv_modes[0])
-        return
-    for i in range(MAX_LINKS):
+    for i in range(MAX_LINKS if links.mux else 1):  # single mode: link 0
         at.reply(b"+CIPRECVTYPE:%d,%d" % (i, links.recv_modes[i]))
 
 
@@ -61,12 +58,18 @@ def ciprecvtype_set(at, args):
 
 
 def ciprecvdata_set(at, args):
-    link_id = links.split_id(args, 1, 1)
+    link_id = links.split_id(args, 1, 2)
     wanted = params.int_at(args, links.mux, 1, 0x7FFFFFFF)
+    whole = params.int_at(args, links.mux + 1, 0, 1, 0)  # <keep_datagram_integrity>
     link = links.table[link_id]
     if link is None or not link.passive() or not link.queue.total:
         raise errors.failed()
-    write_received(link, min(wanted, link.queue.total))  # and OK
+    n = min(wanted, link.queue.total)
+    if whole and link.kind == UDP:
+        n = link.queue.head_length()  # the next datagram, whole
+        if n > wanted:
+            raise errors.failed()
+    write_received(link, n)  # and OK
     after_read(link)
     return DONE
 

@@ -13,7 +13,7 @@ import time
 
 from micropython import const
 
-from firmware import errors, links, params
+from firmware import errors, links, params, radio
 from firmware.links import MAX_LINKS, TCP
 
 _DEFAULT_PORT = const(333)
@@ -25,6 +25,7 @@ _listener = None
 _port = 0
 _kind = TCP
 _ca = 0
+_netif = 0  # 0 every interface, 1 station, 2 SoftAP, 3 Ethernet
 _max_conn = MAX_LINKS
 _timeout_s = _TIMEOUT_S
 # Set by the SSL group: (at, sock, ca_enable, peer) -> the TLS socket, or
@@ -40,11 +41,11 @@ def cipserver_query(at):
     if _listener is None:
         at.reply(b"+CIPSERVER:0")
     else:
-        at.reply(b'+CIPSERVER:1,%d,"%s",%d' % (_port, _kind, _ca))
+        at.reply(b'+CIPSERVER:1,%d,"%s",%d,%d' % (_port, _kind, _ca, _netif))
 
 
 def cipserver_set(at, args):
-    params.count(args, 1, 4)
+    params.count(args, 1, 5)
     mode = params.int_at(args, 0, 0, 1)
     if mode == 0:
         if len(args) > 2:
@@ -64,33 +65,46 @@ def cipserver_set(at, args):
     port = params.int_at(args, 1, 1, 65535, _DEFAULT_PORT)
     kind = params.str_at(args, 2, 8, TCP)
     ca = params.int_at(args, 3, 0, 1, 0)
+    netif = params.int_at(args, 4, 0, 3, 0)
     if kind not in (TCP, links.SSL):
         raise errors.invalid(2)
-    start(port, kind, ca)
+    start(port, kind, ca, netif)
     return None
 
 
-def start(port, kind, ca):
-    """Listen (AT+CIPSERVER=1, or AT+SAVETRANSLINK's server at boot);
-    raises ATError."""
-    global _listener, _port, _kind, _ca
+def start(port, kind, ca, netif=0):
+    """Listen (AT+CIPSERVER=1, or AT+SAVETRANSLINK's server at boot) on
+    every interface or on one; raises ATError."""
+    global _listener, _port, _kind, _ca, _netif
     if kind == links.SSL:
         _at.load("ssl")
     if kind == links.SSL and ssl_accept is None:
         raise errors.no_api(2)
     if _listener is not None:
         raise errors.failed()  # one server only
+    ip = _address_of(netif)
     sock = socket.socket()
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("0.0.0.0", port))
+        sock.bind((ip, port))
         sock.listen(_BACKLOG)
     except OSError:
         sock.close()
         raise errors.failed()
     sock.setblocking(False)
-    _listener, _port, _kind, _ca = sock, port, kind, ca
+    _listener, _port, _kind, _ca, _netif = sock, port, kind, ca, netif
     _at.watch(sock, select.POLLIN, _on_accept)
+
+
+def _address_of(netif):
+    # The address of the interface <netif> names: it must be up.
+    if not netif:
+        return "0.0.0.0"
+    nic = radio.sta() if netif == 1 else radio.ap() if netif == 2 else radio.lan
+    ip = nic.ifconfig()[0] if nic is not None and nic.active() else "0.0.0.0"
+    if ip == "0.0.0.0":
+        raise errors.failed()
+    return ip
 
 
 def single_client():

@@ -162,9 +162,8 @@ def test_cipmode_rules(net):
     assert module.error_code("AT+CIPMODE=2") == codes.invalid(0)
     udp = UdpPeer()
     try:
-        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,0,2' % udp.port)
-        assert module.error_code("AT+CIPSEND") == codes.FAILED  # UDP passthrough needs mode 0
-        module.ok("AT+CIPCLOSE")
+        # UDP passthrough has one remote: mode 0 only.
+        assert module.error_code('AT+CIPSTART="UDP","127.0.0.1",%d,4321,2' % udp.port) == codes.FAILED
         module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4321,0' % udp.port)
         ip = radio.station_ip(module)
         module.write(b"AT+CIPSEND\r\n")
@@ -259,7 +258,7 @@ def test_server_passthrough(net):
     assert module.read_until(b"+QUITT\r\n", 3) == b"\r\n+QUITT\r\n"
     time.sleep(1)
     # The server and its client stay, in normal mode.
-    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8091,"TCP",0\r\n\r\nOK\r\n'
+    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8091,"TCP",0,0\r\n\r\nOK\r\n'
     assert b"+CIPSTATE:0," in module.ok("AT+CIPSTATE?")
     second.sendall(b"still raw")
     assert module.read_exactly(9) == b"still raw"
@@ -304,7 +303,7 @@ def test_savetranslink_server_mode_at_boot(net):
     assert module.ok("AT+CIPMUX?") == b"+CIPMUX:1\r\n\r\nOK\r\n"
     assert module.ok("AT+CIPMODE?") == b"+CIPMODE:1\r\n\r\nOK\r\n"
     assert module.ok("AT+CIPSERVERMAXCONN?") == b"+CIPSERVERMAXCONN:1\r\n\r\nOK\r\n"
-    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8092,"TCP",0\r\n\r\nOK\r\n'
+    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8092,"TCP",0,0\r\n\r\nOK\r\n'
     # AT+CIPSEND enters the session again with the client that is there.
     module.write(b"AT+CIPSEND\r\n")
     module.read_until(b">")
@@ -341,6 +340,34 @@ def test_passive_receive_notifies_once_and_again_after_partial_read(net):
     assert reply == b'+CIPRECVDATA:9,"127.0.0.1",%d,456789abc\r\nOK\r\n' % peer.port
     assert module.error_code("AT+CIPRECVDATA=2,1") == codes.FAILED  # nothing buffered
     assert module.error_code("AT+CIPRECVDATA=0,1") == codes.FAILED  # no such link
+
+
+def test_passive_udp_keeps_datagrams_whole_when_asked(net):
+    """AT+CIPRECVDATA's <keep_datagram_integrity>: 1 reads the next
+    datagram whole, or fails when it is longer than asked; 0 (the
+    default) reads as much as asked. The query shows link 0 in single
+    connection mode."""
+    module, _ = net
+    udp = UdpPeer()
+    try:
+        assert module.ok("AT+CIPRECVTYPE?") == b"+CIPRECVTYPE:0,0\r\n\r\nOK\r\n"
+        module.ok("AT+CIPRECVTYPE=1")
+        assert module.ok("AT+CIPRECVTYPE?") == b"+CIPRECVTYPE:0,1\r\n\r\nOK\r\n"
+        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4402,0' % udp.port)
+        ip = radio.station_ip(module)
+        udp.sock.sendto(b"first", (ip, 4402))
+        assert module.read_until(b"+IPD,5\r\n", 5) == b"\r\n+IPD,5\r\n"
+        udp.sock.sendto(b"second", (ip, 4402))
+        time.sleep(0.3)
+        assert module.error_code("AT+CIPRECVDATA=4,1") == codes.FAILED  # longer than 4
+        assert module.at("AT+CIPRECVDATA=100,1") == b"+CIPRECVDATA:5,first\r\nOK\r\n"
+        assert module.read_until(b"+IPD,6\r\n", 5) == b"\r\n+IPD,6\r\n"
+        assert module.at("AT+CIPRECVDATA=100,0") == b"+CIPRECVDATA:6,second\r\nOK\r\n"
+        assert module.error_code("AT+CIPRECVDATA=100,2") == codes.invalid(1)
+        module.ok("AT+CIPCLOSE")
+        module.ok("AT+CIPRECVTYPE=0")
+    finally:
+        udp.close()
 
 
 def test_closed_is_held_until_the_buffer_is_drained(net):

@@ -598,7 +598,7 @@ def test_savetranslink_ssl_server_at_boot(net, pki):
     time.sleep(1.1)
     module.ok("ATE0")
     module.buffer = b""
-    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8447,"SSL",0\r\n\r\nOK\r\n'
+    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8447,"SSL",0,0\r\n\r\nOK\r\n'
     client.close()
     module.ok("AT+SAVETRANSLINK=0")
 
@@ -642,7 +642,7 @@ def test_ssl_server_with_a_python_client(net, pki):
     ip = radio.station_ip(module)
     module.ok("AT+CIPMUX=1")
     module.ok('AT+CIPSERVER=1,8443,"SSL",0')
-    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8443,"SSL",0\r\n\r\nOK\r\n'
+    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8443,"SSL",0,0\r\n\r\nOK\r\n'
     client = tls_client(8443, ca=pki.path("ec_ca.pem"), host=ip)
     assert module.read_until(b"0,CONNECT\r\n", 5) == b"0,CONNECT\r\n"
     client.sendall(b"over tls")
@@ -674,7 +674,7 @@ def test_ssl_server_checks_client_certificates(net, pki):
     ip = radio.station_ip(module)
     module.ok("AT+CIPMUX=1")
     module.ok('AT+CIPSERVER=1,8444,"SSL",1')
-    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8444,"SSL",1\r\n\r\nOK\r\n'
+    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8444,"SSL",1,0\r\n\r\nOK\r\n'
     with pytest.raises(OSError):  # no certificate
         tls_client(8444, ca=pki.path("ca.pem"), host=ip).recv(10)
     with pytest.raises(OSError):  # a certificate of another CA

@@ -295,7 +295,7 @@ def test_server_clients_maxconn_and_delete(net):
     module.ok("AT+CIPSERVERMAXCONN=2")
     assert module.ok("AT+CIPSERVERMAXCONN?") == b"+CIPSERVERMAXCONN:2\r\n\r\nOK\r\n"
     module.ok("AT+CIPSERVER=1,8081")
-    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8081,"TCP",0\r\n\r\nOK\r\n'
+    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8081,"TCP",0,0\r\n\r\nOK\r\n'
     assert module.error_code("AT+CIPSERVERMAXCONN=3") == codes.FAILED  # server running
     assert module.error_code("AT+CIPMUX=0") == codes.FAILED
     c0 = socket.create_connection((ip, 8081), timeout=5)
@@ -325,6 +325,23 @@ def test_server_clients_maxconn_and_delete(net):
     module.ok("AT+CIPMUX=0")
 
 
+def test_server_on_one_interface(net):
+    """AT+CIPSERVER's <netif>: the server listens on that interface's
+    address only, which must be up; the query shows it."""
+    module, _ = net
+    ip = radio.station_ip(module)
+    module.ok("AT+CIPMUX=1")
+    assert module.error_code('AT+CIPSERVER=1,8083,"TCP",0,2') == codes.FAILED  # the SoftAP is off
+    assert module.error_code('AT+CIPSERVER=1,8083,"TCP",0,4') == codes.invalid(4)
+    module.ok('AT+CIPSERVER=1,8083,"TCP",0,1')
+    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,8083,"TCP",0,1\r\n\r\nOK\r\n'
+    client = socket.create_connection((ip, 8083), timeout=5)
+    assert module.read_until(b"0,CONNECT\r\n", 5) == b"0,CONNECT\r\n"
+    client.close()
+    assert module.read_until(b"0,CLOSED\r\n", 5) == b"0,CLOSED\r\n"
+    module.ok("AT+CIPSERVER=0")
+
+
 def test_server_idle_timeout(net):
     module, _ = net
     ip = radio.station_ip(module)
@@ -332,7 +349,7 @@ def test_server_idle_timeout(net):
     assert module.ok("AT+CIPSTO?") == b"+CIPSTO:180\r\n\r\nOK\r\n"
     module.ok("AT+CIPSTO=1")
     module.ok("AT+CIPSERVER=1")
-    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,333,"TCP",0\r\n\r\nOK\r\n'
+    assert module.ok("AT+CIPSERVER?") == b'+CIPSERVER:1,333,"TCP",0,0\r\n\r\nOK\r\n'
     client = socket.create_connection((ip, 333), timeout=5)
     assert module.read_until(b"0,CONNECT\r\n", 5)
     assert module.read_until(b"0,CLOSED\r\n", 5)  # idle for a second
@@ -345,8 +362,11 @@ def test_server_idle_timeout(net):
 
 def test_ciptcpopt(net):
     module, peer = net
+    assert module.ok("AT+CIPTCPOPT?") == b"+CIPTCPOPT:0,-1,0,0,0\r\n\r\nOK\r\n"  # single mode: link 0
+    module.ok("AT+CIPMUX=1")
     reply = module.ok("AT+CIPTCPOPT?")
-    assert reply.count(b"+CIPTCPOPT:") == 5 and b"+CIPTCPOPT:0,-1,0,0,0\r\n" in reply
+    assert reply.count(b"+CIPTCPOPT:") == 5 and b"+CIPTCPOPT:4,-1,0,0,0\r\n" in reply
+    module.ok("AT+CIPMUX=0")
     module.ok("AT+CIPTCPOPT=-1,1,2000,60")
     assert b"+CIPTCPOPT:0,-1,1,2000,60\r\n" in module.ok("AT+CIPTCPOPT?")
     assert module.error_code("AT+CIPTCPOPT=5,1,0") == codes.no_api(0)  # SO_LINGER
@@ -359,6 +379,7 @@ def test_cipstart_bad_input(net):
     module, peer = net
     assert module.error_code('AT+CIPSTART="FTP","127.0.0.1",21') == codes.invalid(0)
     assert module.error_code('AT+CIPSTART="TCP","127.0.0.1",70000') == codes.invalid(2)
+    assert module.error_code('AT+CIPSTART="UDP","127.0.0.1",0') == codes.invalid(2)
     assert module.error_code('AT+CIPSTART="TCP","127.0.0.1"') >> 16 == 0x0106
     # single connection mode: the first parameter is the type, not an id
     assert module.error_code('AT+CIPSTART=0,"TCP","127.0.0.1",%d' % peer.port) == codes.type_mismatch(0)
