@@ -52,7 +52,7 @@ def cipserver_set(at, args):
             raise errors.ATError(errors.SUB_PARA_COUNT, (2 << 8) | len(args))
         close_clients = params.int_at(args, 1, 0, 1, 0)
         if _listener is None:
-            raise errors.failed()
+            return None  # no server: nothing to do, as ESP-AT
         _stop()
         if close_clients:
             for link in links.table:

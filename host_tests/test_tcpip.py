@@ -322,6 +322,7 @@ def test_server_clients_maxconn_and_delete(net):
     module.ok("AT+CIPSERVER=1,8081")
     assert module.ok("AT+CIPSERVER=0,1") == b"1,CLOSED\r\n\r\nOK\r\n"
     assert c1.recv(10) == b""
+    assert module.ok("AT+CIPSERVER=0") == b"\r\nOK\r\n"  # no server: nothing to do
     module.ok("AT+CIPMUX=0")
 
 
