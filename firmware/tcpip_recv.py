@@ -58,20 +58,29 @@ def ciprecvtype_set(at, args):
 
 
 def ciprecvdata_set(at, args):
-    link_id = links.split_id(args, 1, 2)
+    # Few locals: a frame of more than 11 words would go on the heap, on
+    # every read of a passive reader.
+    link = links.table[links.split_id(args, 1, 2)]
     wanted = params.int_at(args, links.mux, 1, 0x7FFFFFFF)
-    whole = params.int_at(args, links.mux + 1, 0, 1, 0)  # <keep_datagram_integrity>
-    link = links.table[link_id]
+    whole = _keep_datagrams(args)
     if link is None or not link.passive() or not link.queue.total:
         raise errors.failed()
-    n = min(wanted, link.queue.total)
+    write_received(link, _length(link, wanted, whole))  # and OK
+    after_read(link)
+    return DONE
+
+
+def _keep_datagrams(args):
+    return params.int_at(args, links.mux + 1, 0, 1, 0)  # <keep_datagram_integrity>
+
+
+def _length(link, wanted, whole):
     if whole and link.kind == UDP:
         n = link.queue.head_length()  # the next datagram, whole
         if n > wanted:
             raise errors.failed()
-    write_received(link, n)  # and OK
-    after_read(link)
-    return DONE
+        return n
+    return min(wanted, link.queue.total)
 
 
 def ciprecvlen_query(at):
