@@ -8,9 +8,9 @@
 # for AT+TRANSINTVL ms: counting them with UART.any() and reading a
 # whole packet at once keeps Python off the bytes. "+++" ends the session
 # only when it arrives alone: silence of at least 20 ms before the first
-# "+", the three within 20 ms, and 20 ms of silence after. Bytes left in the
-# buffer after a packet went out came right after data, so they are never
-# alone. A client link that breaks is dialled again every AT+CIPRECONNINTV;
+# "+", the three within 20 ms, and 20 ms of silence after, whatever waits
+# before it. Bytes left in the buffer after a packet went out came right
+# after data, so they are never alone. A client link that breaks is dialled again every AT+CIPRECONNINTV;
 # meanwhile the host's bytes stay in the UART buffer (RTS holds the host
 # back when it fills) and go out once the link is back. What the network
 # sends comes through the transmit buffer too (TCP) or a slot of the ring
@@ -55,8 +55,9 @@ class Session:
         self.serving = serving  # on a server's client: waits for the next one
         self.waiting = 0  # bytes left in the UART buffer at the last look
         self.arrived_ms = time.ticks_ms()  # when bytes last arrived
-        self.burst_from = 0  # where among them the last burst (no 20 ms gap) starts
-        self.alone = True  # that burst came after 20 ms of silence
+        # Where among them the last burst that came after 20 ms of silence
+        # starts (it could be +++); -1: none did.
+        self.burst_from = 0
         self.held = 0  # bytes taken into the transmit buffer, still to go
         self.armed = False  # woken by the UART's input (when none waits)
         self.down = False  # the link broke: dialling again
@@ -88,7 +89,7 @@ class Session:
         # Bytes that arrive wake the loop while none wait; while some do
         # (for the interval, or the silence after +++), the loop comes back
         # every 2 ms to look.
-        armed = not self.waiting and not (self.held and not self.down) and (self.serving or not self.down)
+        armed = not self.waiting and (self.serving or not self.down)
         if armed != self.armed:
             self.armed = armed
             self.at.rearm(self.at.uart, _IN if armed else 0)
@@ -99,14 +100,13 @@ class Session:
         if n > self.waiting:  # bytes arrived (only this session takes any)
             if time.ticks_diff(now, self.arrived_ms) >= _GUARD_MS:
                 self.burst_from = self.waiting
-                self.alone = True
             self.arrived_ms = now
         self.waiting = n
         if not n and not self.held:
             return
         # "+++" is found whatever waits before it (ESP-AT's UART looks for
         # the pattern itself): three bytes after silence, then silence.
-        if self.alone and 0 < n - self.burst_from <= 3:
+        if self.burst_from >= 0 and 0 < n - self.burst_from <= 3:
             if time.ticks_diff(now, self.arrived_ms) < _GUARD_MS:
                 return  # could be +++: wait for the silence after it
             if n - self.burst_from == 3:
@@ -122,8 +122,7 @@ class Session:
         if n and time.ticks_diff(now, self.arrived_ms) >= _interval_ms:
             self._forward(n)
             self.waiting = self.at.uart.any()
-            self.alone = False  # what is left came right after data
-            self.burst_from = 0
+            self.burst_from = -1  # what is left came right after data
 
     def _forward_packets(self, n):
         """Send while a packet's worth waits; returns what is left. On TCP
@@ -140,8 +139,7 @@ class Session:
             n = self.at.uart.any()
             if n > left:
                 self.arrived_ms = time.ticks_ms()
-            self.alone = False  # what is left came right after data
-            self.burst_from = 0
+            self.burst_from = -1  # what is left came right after data
             self.waiting = n
         return n
 
@@ -157,8 +155,7 @@ class Session:
         got = self.at.uart.readinto(links.tx_view[held:], n)
         end = held + (got or 0)
         self.waiting = self.at.uart.any()
-        self.burst_from = 0
-        self.alone = False
+        self.burst_from = -1
         if got == n and tx[end - 3] == _PLUS and tx[end - 2] == _PLUS and tx[end - 1] == _PLUS:
             self.held = end - 3
             if not self.down:
