@@ -67,6 +67,7 @@ class Link:
         self.polled = 0  # events the socket is polled for
         self.last_ms = time.ticks_ms()  # last traffic (AT+CIPSTO)
         self.peer = None  # UDP: sender of the datagram at the head
+        self.datagrams = None  # passive UDP: the datagrams held (firmware/tcpip_recv.py)
         self.peer_changed = False  # UDP mode 1: the remote changes once
         self.tcpopt = None  # AT+CIPTCPOPT values applied to this link
         # AT+CIPDINFO=1: ,"<ip>",<port> of the remote, made once per remote
@@ -221,35 +222,38 @@ def read(link):
 
 
 def read_datagram(link):
-    """One datagram into a slot: its length, or None (nothing, or no room:
-    then it is dropped, as ESP-AT drops UDP it cannot hold)."""
-    slot = rx_ring.take() if not holds_enough(link) else -1
+    """One datagram into a free slot: its length, or None (nothing, or no
+    room: then it is dropped, as ESP-AT drops UDP it cannot hold). A
+    passive link may keep it behind the datagrams it holds."""
+    room = not holds_enough(link)  # for one more slot
+    slot = rx_ring.take()
     try:
         if slot < 0:
             link.sock.recv(1)  # the rest of a datagram goes with it
             return None
         n = _datagram_into(link, slot)
-    except OSError:
+    except (OSError, MemoryError):
         n = 0
-    if not n:
-        if slot >= 0:
-            rx_ring.give(slot)
+    if n and link.passive():
+        return passive_group.keep_datagram(link, slot, n, room)
+    if not (n and room):
+        rx_ring.give(slot)
         return None
     link.queue.push(slot, n)
     return n
 
 
 def _datagram_into(link, slot):
-    # Where nothing shows the sender (no AT+CIPDINFO, a fixed remote),
-    # readinto() allocates nothing. recvfrom() makes a bytes object: when
-    # the heap has no block for it, the datagram is still read, and its
-    # sender is taken to be the last one.
-    if not dinfo and not link.udp_mode:
-        return link.sock.readinto(rx_ring.views[slot])
+    # One datagram, whole: a stream read (readinto()) would go on into the
+    # datagrams queued behind it until the slot is full, cutting the last
+    # one. recvfrom() reads one, into a bytes object copied to the slot;
+    # when the heap has no block for it, it is lost, as ESP-AT loses UDP
+    # it cannot hold.
     try:
         data, peer = link.sock.recvfrom(IPD_MAX)
     except MemoryError:
-        return link.sock.readinto(rx_ring.views[slot])
+        link.sock.recv(1)  # a small block: the datagram goes
+        return 0
     rx_ring.views[slot][0 : len(data)] = data
     link.peer = peer
     if link.udp_mode == 2 or (link.udp_mode == 1 and not link.peer_changed):
@@ -309,7 +313,7 @@ def deliver_ipd(link):
         queue.write_to(_at.uart, queue.total)
         return
     while queue.total:
-        _deliver_frame(link, queue)
+        deliver_frame(link, queue, min(queue.head_length(), IPD_MAX))
 
 
 # The functions below run for every frame: their frames stay small (see
@@ -317,10 +321,8 @@ def deliver_ipd(link):
 # room the ring keeps before each slot, right in front of the data.
 
 
-def _deliver_frame(link, queue):
-    n = queue.head_length()
-    if n > IPD_MAX:
-        n = IPD_MAX
+def deliver_frame(link, queue, n):
+    """One +IPD frame of the next n bytes, all in the oldest slot."""
     end = queue.head_start()
     start = _frame_header(link, rx_ring.buf, end, n)
     _at.uart.write(rx_ring.buf, start, end - start + n)

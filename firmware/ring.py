@@ -1,8 +1,9 @@
 # The data plane's buffers, allocated once at boot and never grown.
 #
-# Network data waits in a ring of fixed-size slots: a socket read fills one
+# Network data waits in a ring of fixed-size slots: a TCP read fills one
 # whole slot (readinto() at the start of a preallocated memoryview, which
-# allocates nothing), and each link keeps its own small FIFO of slot numbers.
+# allocates nothing; a datagram is copied in, see links.read_datagram), and
+# each link keeps its own small FIFO of slot numbers.
 # Active +IPD frames, passive-mode buffers and raw reception outside a
 # passthrough session all take their slots from this one ring, so a link
 # that holds data (passive mode) and a link that streams (+IPD) share the
@@ -106,6 +107,19 @@ class LinkQueue:
             ring.lens[slot] += n
             self.total += n
         return n
+
+    def append(self, slot, n):
+        """Move n bytes from slot, a fresh one, behind the newest slot's
+        bytes, and free it (a passive link's short datagrams then share a
+        slot). The caller has checked tail_room()."""
+        ring = self.ring
+        tail = self._tail()
+        at = tail * ring.stride + ring.room + ring.lens[tail]
+        start = slot * ring.stride + ring.room
+        ring.buf[at : at + n] = ring.view[start : start + n]
+        ring.lens[tail] += n
+        self.total += n
+        ring.give(slot)
 
     def _tail(self):
         return self._slots[(self._head + self._count - 1) % len(self._slots)]

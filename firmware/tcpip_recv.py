@@ -5,7 +5,10 @@
 # A passive link keeps what arrives in its slots of the shared ring (at most
 # PASSIVE_SLOTS of them, 5840 bytes, as ESP-AT's 5760-byte window) and
 # tells the host once with +IPD,<id>,<len>; when it holds its share the
-# socket is no longer read, so TCP holds the peer back.
+# socket is no longer read, so TCP holds the peer back. A UDP link's
+# datagrams lie back to back in its slots, and link.datagrams lists the
+# length left of each and its sender, oldest first: [<len>, <sender>, ...].
+# What does not fit is lost, as on ESP-AT.
 import sys
 import time
 
@@ -16,12 +19,14 @@ from firmware.at import DONE
 from firmware.links import MAX_LINKS, UDP
 
 PASSIVE_SLOTS = const(2)
+_DATAGRAMS = const(32)  # at most, held by a passive UDP link
 _IN = const(1)  # select.POLLIN
 _HUP = const(24)  # select.POLLHUP | select.POLLERR
 
 _at = None
 _notice = bytearray(b"\r\n+IPD,4,2147483647\r\n")  # built in place (notify)
 _covered = bytearray(6)  # _write_last
+_report_modes = bytearray(MAX_LINKS)  # AT+CIPRECVTYPE's <data_len_report_mode> per link id
 
 
 def ciprecvmode_query(at):
@@ -50,10 +55,11 @@ def ciprecvtype_set(at, args):
     link_id = links.split_id(args, 1, 2, MAX_LINKS)
     i = links.mux
     mode = params.int_at(args, i, 0, 1)
-    params.int_at(args, i + 1, 0, 0, 0)  # report mode: only "total buffered"
+    report = params.int_at(args, i + 1, 0, 1, 0)
     _check_mode(mode)
     ids = range(MAX_LINKS) if link_id == MAX_LINKS else (link_id,)
     for k in ids:
+        _report_modes[k] = report
         set_passive(k, mode)
 
 
@@ -65,7 +71,7 @@ def ciprecvdata_set(at, args):
     whole = _keep_datagrams(args)
     if link is None or not link.passive() or not link.queue.total:
         raise errors.failed()
-    write_received(link, _length(link, wanted, whole))  # and OK
+    write_received(link, _take(link, wanted, whole))  # and OK
     after_read(link)
     return DONE
 
@@ -74,19 +80,52 @@ def _keep_datagrams(args):
     return params.int_at(args, links.mux + 1, 0, 1, 0)  # <keep_datagram_integrity>
 
 
-def _length(link, wanted, whole):
+def _take(link, wanted, whole):
+    """The bytes this read takes; the datagrams they span are counted off,
+    and the link shows the first one's sender (AT+CIPDINFO)."""
     if whole and link.kind == UDP:
-        n = link.queue.head_length()  # the next datagram, whole
+        n = _next_datagram(link)  # whole
         if n > wanted:
             raise errors.failed()
-        return n
-    return min(wanted, link.queue.total)
+    else:
+        n = min(wanted, link.queue.total)
+    grams = link.datagrams
+    if grams:
+        link.peer = grams[1]
+        _count_off(grams, n)
+    return n
+
+
+def _count_off(grams, n):
+    # n bytes were read: the datagrams they cover go, one read in part
+    # keeps what is left of it.
+    while n and grams:
+        if n < grams[0]:
+            grams[0] -= n
+            return
+        n -= grams[0]
+        del grams[:2]
+
+
+def _next_datagram(link):
+    grams = link.datagrams
+    if grams:
+        return grams[0]
+    return link.queue.head_length()  # one datagram a slot (held while active)
+
+
+def _reported(link):
+    """What +IPD and AT+CIPRECVLEN? tell: everything held, or with
+    <data_len_report_mode> 1 the next datagram."""
+    if _report_modes[link.id] and link.kind == UDP:
+        return _next_datagram(link)
+    return link.queue.total
 
 
 def ciprecvlen_query(at):
     fields = []
     for link in links.table:
-        fields.append(b"-1" if link is None else b"%d" % link.queue.total)
+        fields.append(b"-1" if link is None else b"%d" % _reported(link))
     at.reply(b"+CIPRECVLEN:" + b",".join(fields))
 
 
@@ -125,6 +164,28 @@ def _read(link):
         return 0  # reset by the peer
 
 
+def keep_datagram(link, slot, n, room):
+    """A datagram of n bytes read into slot, a free one of the ring
+    (links.read_datagram): kept behind those the link holds when its
+    newest slot has room, in slot when room says the link may take one
+    more, else lost. Its length, or None."""
+    queue = link.queue
+    grams = link.datagrams
+    if grams is None:
+        grams = link.datagrams = []
+    fits = queue.tail_room() >= n
+    if len(grams) == 2 * _DATAGRAMS or not (fits or room):
+        links.rx_ring.give(slot)
+        return None
+    if fits:
+        queue.append(slot, n)
+    else:
+        queue.push(slot, n)
+    grams.append(n)
+    grams.append(link.peer)
+    return n
+
+
 def holds_share(link):
     """Whether a passive link holds its share: its PASSIVE_SLOTS, or the
     slots it has while the free ones are kept for links that hold none."""
@@ -154,7 +215,7 @@ def notify(link):
         return
     link.notified = True
     end = len(_notice) - 2  # its CR LF are in place
-    start = links.put_decimal(_notice, end, link.queue.total)
+    start = links.put_decimal(_notice, end, _reported(link))
     if links.mux:
         start -= 2
         _notice[start] = 0x30 + link.id
@@ -184,13 +245,25 @@ def set_passive(link_id, passive):
     if link is None:
         return
     if not passive and link.queue.total:
-        links.deliver_ipd(link)
+        _deliver(link)
         link.notified = False
         if link.eof:
             links.close(link)
             return
     if not link.eof:
         link.poll(_IN)
+
+
+def _deliver(link):
+    # What a passive link holds, as +IPD frames: one for each datagram.
+    grams = link.datagrams
+    link.datagrams = None
+    _at.send_urcs()
+    while grams:
+        link.peer = grams[1]
+        links.deliver_frame(link, link.queue, grams[0])
+        del grams[:2]
+    links.deliver_ipd(link)  # what came while the link was active
 
 
 def write_received(link, n):
@@ -257,9 +330,10 @@ def register(at):
 
 def unload(at):
     # Not while a link id is passive: the receive path needs this group then
-    # (firmware/at.py, make_room).
-    for mode in links.recv_modes:
-        if mode:
+    # (firmware/at.py, make_room); nor while a report mode is set, which a
+    # fresh import would lose.
+    for i in range(MAX_LINKS):
+        if links.recv_modes[i] or _report_modes[i]:
             return False
     links.passive_group = None
     return True

@@ -370,6 +370,155 @@ def test_passive_udp_keeps_datagrams_whole_when_asked(net):
         udp.close()
 
 
+def _buffered(module, link_id, want, timeout=5):
+    """AT+CIPRECVLEN?'s field for link_id once it reads want (datagrams
+    are still on their way through loopback)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        reply = module.ok("AT+CIPRECVLEN?")
+        held = int(reply.split(b":")[1].split(b"\r")[0].split(b",")[link_id])
+        if held == want or time.monotonic() > deadline:
+            return held
+        time.sleep(0.05)
+
+
+def test_passive_udp_holds_many_short_datagrams_each_with_its_sender(net):
+    """A passive UDP link keeps short datagrams back to back (ESP-AT's
+    window holds 5760 bytes of them, not a number of datagrams); with
+    <keep_datagram_integrity> 1 the host reads them one by one, in order,
+    each with its own sender under AT+CIPDINFO=1, and a fresh notice
+    tells what is left after each read."""
+    module, _ = net
+    first, second = UdpPeer(), UdpPeer()
+    try:
+        module.ok("AT+CIPMUX=1")
+        module.ok("AT+CIPRECVTYPE=3,1")
+        module.ok('AT+CIPSTART=3,"UDP","127.0.0.1",%d,4404,2' % first.port)
+        ip = radio.station_ip(module)
+        sent = []
+        for i in range(24):
+            peer = (first, second)[i % 2]
+            data = b"datagram %d" % i
+            peer.sock.sendto(data, (ip, 4404))
+            sent.append((peer.port, data))
+        total = sum(len(data) for _, data in sent)
+        module.read_until(re.compile(rb"\r\n\+IPD,3,\d+\r\n"), 5)
+        assert _buffered(module, 3, total) == total
+        module.ok("AT+CIPDINFO=1")
+        for port, data in sent:
+            reply = module.at("AT+CIPRECVDATA=3,100,1")
+            assert reply == b'+CIPRECVDATA:%d,"127.0.0.1",%d,%s\r\nOK\r\n' % (len(data), port, data)
+            total -= len(data)
+            if total:
+                assert module.read_until(b"+IPD,3,%d\r\n" % total, 5) == b"\r\n+IPD,3,%d\r\n" % total
+        assert module.read_for(0.3) == b""
+        assert module.error_code("AT+CIPRECVDATA=3,100,1") == codes.FAILED  # nothing left
+    finally:
+        first.close()
+        second.close()
+
+
+def test_passive_udp_drops_only_what_its_share_cannot_hold(net):
+    """Datagrams beyond a passive link's 5840-byte share are lost (ESP-AT
+    loses UDP when its buffer is full); those kept are the first ones,
+    whole, and the link takes datagrams again once the host has read."""
+    module, _ = net
+    udp = UdpPeer()
+    try:
+        module.ok("AT+CIPRECVTYPE=1")
+        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4405,0' % udp.port)
+        ip = radio.station_ip(module)
+        sent = [bytes([65 + i]) * 500 for i in range(30)]
+        for data in sent:
+            udp.sock.sendto(data, (ip, 4405))
+        module.read_until(re.compile(rb"\r\n\+IPD,\d+\r\n"), 5)
+        time.sleep(0.5)  # every datagram has come, and most are lost
+        held = _buffered(module, 0, -2, timeout=0)
+        kept = held // 500
+        assert held == kept * 500 and 10 <= kept and held <= 5840, held
+        reply = module.at("AT+CIPRECVDATA=10000")
+        assert reply == b"+CIPRECVDATA:%d,%s\r\nOK\r\n" % (held, b"".join(sent[:kept]))
+        assert module.read_for(0.3) == b""
+        udp.sock.sendto(b"after", (ip, 4405))
+        assert module.read_until(b"+IPD,5\r\n", 5) == b"\r\n+IPD,5\r\n"
+        assert module.at("AT+CIPRECVDATA=100") == b"+CIPRECVDATA:5,after\r\nOK\r\n"
+        module.ok("AT+CIPCLOSE")
+        module.ok("AT+CIPRECVTYPE=0")
+    finally:
+        udp.close()
+
+
+def test_passive_udp_holds_at_most_32_datagrams(net):
+    """However short, a passive link holds 32 datagrams at most (their
+    lengths and senders are kept beside the data); later ones are lost
+    until the host reads."""
+    module, _ = net
+    udp = UdpPeer()
+    try:
+        module.ok("AT+CIPRECVTYPE=1")
+        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4408,0' % udp.port)
+        ip = radio.station_ip(module)
+        sent = [b"%03d" % i for i in range(40)]
+        for data in sent:
+            udp.sock.sendto(data, (ip, 4408))
+        module.read_until(re.compile(rb"\r\n\+IPD,\d+\r\n"), 5)
+        time.sleep(0.5)
+        assert _buffered(module, 0, -2, timeout=0) == 96
+        assert module.at("AT+CIPRECVDATA=1000") == b"+CIPRECVDATA:96,%s\r\nOK\r\n" % b"".join(sent[:32])
+        module.ok("AT+CIPCLOSE")
+        module.ok("AT+CIPRECVTYPE=0")
+    finally:
+        udp.close()
+
+
+def test_passive_report_mode_1_tells_the_next_datagrams_length(net):
+    """AT+CIPRECVTYPE's <data_len_report_mode> 1: +IPD and AT+CIPRECVLEN?
+    give the length of the next datagram, not the total; on a TCP link,
+    which has no datagrams, what it holds."""
+    module, peer = net
+    udp = UdpPeer()
+    try:
+        module.ok("AT+CIPMUX=1")
+        module.ok("AT+CIPRECVTYPE=1,1,1")
+        assert b"+CIPRECVTYPE:1,1\r\n" in module.ok("AT+CIPRECVTYPE?")
+        module.ok('AT+CIPSTART=1,"UDP","127.0.0.1",%d,4406,0' % udp.port)
+        ip = radio.station_ip(module)
+        udp.sock.sendto(b"seven!!", (ip, 4406))
+        assert module.read_until(b"+IPD,1,7\r\n", 5) == b"\r\n+IPD,1,7\r\n"
+        udp.sock.sendto(b"three", (ip, 4406))
+        udp.sock.sendto(b"xyz", (ip, 4406))
+        assert _buffered(module, 1, -2, timeout=0.5) == 7  # the next one only
+        assert module.at("AT+CIPRECVDATA=1,100,1") == b"+CIPRECVDATA:7,seven!!\r\nOK\r\n"
+        assert module.read_until(b"+IPD,1,5\r\n", 5) == b"\r\n+IPD,1,5\r\n"
+        assert module.at("AT+CIPRECVDATA=1,100") == b"+CIPRECVDATA:8,threexyz\r\nOK\r\n"
+        assert module.read_for(0.3) == b""
+        assert module.error_code("AT+CIPRECVTYPE=1,1,2") == codes.invalid(2)
+        module.ok("AT+CIPRECVTYPE=2,1,1")
+        module.ok('AT+CIPSTART=2,"TCP","127.0.0.1",%d' % peer.port)
+        peer.conn().send(b"stream")
+        assert module.read_until(b"+IPD,2,6\r\n", 5) == b"\r\n+IPD,2,6\r\n"
+        assert module.at("AT+CIPRECVDATA=2,100") == b"+CIPRECVDATA:6,stream\r\nOK\r\n"
+    finally:
+        udp.close()
+
+
+def test_switching_to_active_delivers_held_datagrams_one_frame_each(net):
+    module, _ = net
+    udp = UdpPeer()
+    try:
+        module.ok("AT+CIPRECVTYPE=1")
+        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4407,0' % udp.port)
+        ip = radio.station_ip(module)
+        for data in (b"one", b"two", b"three"):
+            udp.sock.sendto(data, (ip, 4407))
+        module.read_until(re.compile(rb"\r\n\+IPD,\d+\r\n"), 5)
+        assert _buffered(module, 0, 11) == 11
+        reply = module.at("AT+CIPRECVTYPE=0")
+        assert reply == b"\r\n+IPD,3:one\r\n+IPD,3:two\r\n+IPD,5:three\r\nOK\r\n"
+    finally:
+        udp.close()
+
+
 def test_closed_is_held_until_the_buffer_is_drained(net):
     module, peer = net
     module.ok("AT+CIPRECVMODE=1")

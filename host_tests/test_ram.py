@@ -5,6 +5,8 @@ until then agrees with the groups."""
 import os
 import re
 import shutil
+import socket
+import time
 from pathlib import Path
 
 from host_tests.codes import FAILED, UNSUPPORTED, code
@@ -272,3 +274,29 @@ def test_a_group_whose_settings_differ_from_a_fresh_import_stays(tmp_path):
     log = module_log(state)
     gone = set(unloaded(log))
     assert gone and not gone & {"tcpip_server", "passthrough", "ssl", "tcpip_sendl"}, log
+
+
+def test_a_data_len_report_mode_keeps_the_passive_group(tmp_path):
+    """AT+CIPRECVTYPE's <data_len_report_mode> is held by the passive
+    group: set on an active link, it keeps the group in, and still holds
+    when the link goes passive."""
+    state = tmp_path / "m"
+    module = chip_heap_module(state)
+    try:
+        module.ok("AT+CIPRECVTYPE=0,1")  # active, report mode 1
+        load_in_turn(module, leaving=("storage", "tcpip_recv"))
+        module.ok("AT+CIPRECVMODE=1")  # the old form leaves report modes alone
+        join(module, "OpenNet")
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
+            udp.bind(("127.0.0.1", 0))
+            module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4409,0' % udp.getsockname()[1])
+            ip = re.search(rb'STAIP,"([\d.]+)"', module.ok("AT+CIFSR")).group(1).decode()
+            udp.sendto(b"first", (ip, 4409))
+            udp.sendto(b"second!", (ip, 4409))
+            assert module.read_until(b"+IPD,5\r\n", 5).endswith(b"\r\n+IPD,5\r\n")
+            time.sleep(0.3)  # the second has come too: the next one's length is told
+            assert module.ok("AT+CIPRECVLEN?").startswith(b"+CIPRECVLEN:5,")
+    finally:
+        module.stop()
+    log = module_log(state)
+    assert unloaded(log) and "tcpip_recv" not in unloaded(log), log

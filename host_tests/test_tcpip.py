@@ -284,6 +284,30 @@ def test_udp_local_port_mode_and_remote_override(net):
         b.close()
 
 
+def test_datagrams_that_wait_together_still_come_one_frame_each(net):
+    """Datagrams that queue up while a command runs (here the data of an
+    AT+CIPSEND) are each an +IPD frame of their own, whole, never merged
+    nor cut at a slot's end."""
+    module, _ = net
+    udp = UdpPeer()
+    try:
+        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4410,0' % udp.port)
+        ip = radio.station_ip(module)
+        module.write(b"AT+CIPSEND=4\r\n")
+        module.read_until(b">", 5)
+        sent = [bytes([97 + i]) * 700 for i in range(6)]  # 4200 bytes: more than a slot
+        for data in sent:
+            udp.sock.sendto(data, (ip, 4410))
+        time.sleep(0.3)
+        module.write(b"ping")
+        module.read_until(b"SEND OK\r\n", 5)
+        assert udp.recv()[0] == b"ping"
+        frames = b"".join(b"\r\n+IPD,700:" + data for data in sent)
+        assert module.read_until(sent[-1], 5) == frames
+    finally:
+        udp.close()
+
+
 # -- servers -----------------------------------------------------------------------------
 
 
