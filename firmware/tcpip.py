@@ -109,9 +109,8 @@ def _open(at, link_id, kind, host, port, keepalive, local_port, udp_mode, local_
         raise errors.failed()
     if kind == UDP:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        try:
-            sock.bind((local_ip or "0.0.0.0", local_port))
-        except OSError:
+        local_port = _bind_udp(sock, local_ip, local_port)
+        if local_port < 0:
             sock.close()
             raise errors.failed()
         link = links.Link(link_id, kind, sock, remote[0], port, local_port, 0)
@@ -121,6 +120,10 @@ def _open(at, link_id, kind, host, port, keepalive, local_port, udp_mode, local_
         at.reply(links.connect_message(link))
         return
     sock = socket.socket()
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    except (OSError, AttributeError):
+        pass
     local = _bind_local(sock, local_ip)
     if local < 0:
         sock.close()
@@ -134,11 +137,20 @@ def _open(at, link_id, kind, host, port, keepalive, local_port, udp_mode, local_
     yield from _connected(at, link_id, kind, sock, host, remote, local, keepalive)
 
 
-def _bind_local(sock, local_ip):
+def _bind_udp(sock, local_ip, local_port):
+    # Without <local port>, a port of the firmware's choice: the port has
+    # no getsockname() to tell which one lwIP would pick.
+    if not local_port:
+        return _bind_local(sock, local_ip)
     try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    except (OSError, AttributeError):
-        pass
+        sock.bind((local_ip or "0.0.0.0", local_port))
+        return local_port
+    except OSError:
+        return -1
+
+
+def _bind_local(sock, local_ip):
+    """Bind sock to the next free port of the ephemeral range: the port."""
     for _ in range(8):
         port = _ephemeral()
         try:

@@ -284,6 +284,25 @@ def test_udp_local_port_mode_and_remote_override(net):
         b.close()
 
 
+def test_udp_without_a_local_port_takes_one_and_shows_it(net):
+    """As lwIP binds a UDP link without <local port> to a port of its own,
+    AT+CIPSTATE? shows the port the datagrams leave from, and replies to it
+    reach the link."""
+    module, _ = net
+    udp = UdpPeer()
+    try:
+        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d' % udp.port)
+        assert send(module, "AT+CIPSEND=5", b"hello").endswith(b"SEND OK\r\n")
+        data, source = udp.recv()
+        assert data == b"hello" and 49152 <= source[1] <= 65535
+        state = module.ok("AT+CIPSTATE?")
+        assert state == b'+CIPSTATE:0,"UDP","127.0.0.1",%d,%d,0\r\n\r\nOK\r\n' % (udp.port, source[1])
+        udp.sock.sendto(b"back", source)
+        assert module.read_until(b"back", 5) == b"\r\n+IPD,4:back"
+    finally:
+        udp.close()
+
+
 def test_datagrams_that_wait_together_still_come_one_frame_each(net):
     """Datagrams that queue up while a command runs (here the data of an
     AT+CIPSEND) are each an +IPD frame of their own, whole, never merged
