@@ -232,7 +232,7 @@ def read_datagram(link):
             link.sock.recv(1)  # the rest of a datagram goes with it
             return None
         n = _datagram_into(link, slot)
-    except (OSError, MemoryError):
+    except OSError:
         n = 0
     if n and link.passive():
         return passive_group.keep_datagram(link, slot, n, room)
@@ -246,14 +246,14 @@ def read_datagram(link):
 def _datagram_into(link, slot):
     # One datagram, whole: a stream read (readinto()) would go on into the
     # datagrams queued behind it until the slot is full, cutting the last
-    # one. recvfrom() reads one, into a bytes object copied to the slot;
-    # when the heap has no block for it, it is lost, as ESP-AT loses UDP
-    # it cannot hold.
+    # one. recvfrom() reads one, into a bytes object copied to the slot.
+    # When the heap has no 2920-byte block left (it can be broken up that
+    # far), readinto() takes it, with those queued behind it, rather than
+    # lose them.
     try:
         data, peer = link.sock.recvfrom(IPD_MAX)
     except MemoryError:
-        link.sock.recv(1)  # a small block: the datagram goes
-        return 0
+        return link.sock.readinto(rx_ring.views[slot])
     rx_ring.views[slot][0 : len(data)] = data
     link.peer = peer
     if link.udp_mode == 2 or (link.udp_mode == 1 and not link.peer_changed):
