@@ -275,7 +275,7 @@ class Engine:
             self.send_urcs()
 
     def _poll_timeout(self):
-        if self._urc:
+        if self._urc and self._block_sink is None:
             return 0
         longest = _IDLE_POLL_MS
         if self._tickers or self._prompt_tickers:
@@ -289,7 +289,11 @@ class Engine:
 
     def send_urcs(self):
         """Send the queued unsolicited messages now (before data that must
-        follow them, such as the +IPD of a link just reported)."""
+        follow them, such as the +IPD of a link just reported); not between
+        a prompt and the end of its data: drivers read up to the > and
+        send, and would lose a message behind it."""
+        if self._block_sink is not None:
+            return
         urc = self._urc
         while urc:
             self.uart.write(urc.popleft())

@@ -519,6 +519,28 @@ def test_switching_to_active_delivers_held_datagrams_one_frame_each(net):
         udp.close()
 
 
+def test_nothing_comes_between_the_prompt_and_the_data(net):
+    """Between AT+CIPSEND's > and the end of its data the module writes
+    nothing else: a passive link's +IPD notice and another link's CLOSED
+    wait until SEND OK. Drivers read up to > and send their data; a
+    message right behind the prompt is lost to them."""
+    module, peer = net
+    module.ok("AT+CIPMUX=1")
+    module.ok("AT+CIPRECVTYPE=5,1")
+    for link in range(3):
+        module.ok('AT+CIPSTART=%d,"TCP","127.0.0.1",%d' % (link, peer.port))
+    module.write(b"AT+CIPSEND=1,4\r\n")
+    assert module.read_until(b">", 5) == b"\r\nOK\r\n\r\n>"
+    peer.conn(0).send(b"hello")
+    peer.conn(2).close()
+    assert module.read_for(0.5) == b""
+    module.write(b"ping")
+    reply = module.read_until(b"2,CLOSED\r\n", 5)
+    assert reply.startswith(b"\r\nRecv 4 bytes\r\n\r\nSEND OK\r\n"), reply
+    assert b"\r\n+IPD,0,5\r\n" in reply
+    assert peer.conn(1).wait_data(4) == b"ping"
+
+
 def test_closed_is_held_until_the_buffer_is_drained(net):
     module, peer = net
     module.ok("AT+CIPRECVMODE=1")
