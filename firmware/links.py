@@ -7,6 +7,7 @@
 # passive buffer is full) the socket is simply not polled for input any more:
 # TCP's window then slows the peer down, so nothing is lost.
 import errno
+import random
 import select
 import socket
 import time
@@ -24,6 +25,8 @@ _TX_SIZE = const(2920)  # one packet; longer sends go out a buffer at a time
 
 _IN = const(1)  # select.POLLIN
 _HUP = const(24)  # select.POLLHUP | select.POLLERR
+_EPHEMERAL_LOW = const(49152)
+_EPHEMERAL_SPAN = const(16384)
 
 TCP = "TCP"
 UDP = "UDP"
@@ -45,6 +48,7 @@ tx_view = None
 _holding = False  # hold_ipd: no +IPD is written before _hold_until
 _hold_until = 0
 _paused: list = []  # links not polled because a command was running
+_next_port = 0  # bind_local's last port, from a random start at each boot
 # The passive-receive group (firmware/tcpip_recv.py): in while any link
 # id is passive, and the receive path hands passive links to it.
 passive_group = None
@@ -98,10 +102,45 @@ def preallocate(board):
 
 
 def init(at, board):
-    global _at
+    global _at, _next_port
     _at = at
+    _next_port = random.getrandbits(14)
     preallocate(board)
     at.tick(_resume_paused, True)
+
+
+def bind_local(sock, local_ip=None, reuse=False):
+    """Bind sock to the next free port of the ephemeral range: the port,
+    or -1. The port has no getsockname() to tell which one lwIP would
+    pick, and AT+CIPSTATE shows it. reuse: SO_REUSEADDR (TCP clients, so
+    that a port in TIME_WAIT serves again)."""
+    global _next_port
+    if reuse:
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        except (OSError, AttributeError):
+            pass
+    for _ in range(8):
+        _next_port = (_next_port + 1) % _EPHEMERAL_SPAN
+        try:
+            sock.bind((local_ip or "0.0.0.0", _EPHEMERAL_LOW + _next_port))
+            return _EPHEMERAL_LOW + _next_port
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                return -1
+    return -1
+
+
+def bind_udp(sock, local_ip, local_port):
+    """A UDP link's socket bound to local_port, or without one to a port
+    of the firmware's choice: the port, or -1."""
+    if not local_port:
+        return bind_local(sock, local_ip)
+    try:
+        sock.bind((local_ip or "0.0.0.0", local_port))
+        return local_port
+    except OSError:
+        return -1
 
 
 def split_id(args, least, most, top=MAX_LINKS - 1):

@@ -258,6 +258,7 @@ class Session:
                 return
             link = self.link
             sock = socket.socket()
+            link.local_port = max(links.bind_local(sock, None, True), 0)  # 0: unbound, lwIP's choice
             sock.setblocking(False)
             try:
                 sock.connect(links.address(link.host, link.port))

@@ -5,9 +5,7 @@
 # keep-alive values of AT+CIPSTART and AT+CIPTCPOPT are checked and kept
 # (the queries show them) but cannot reach the TCP stack; the README says so.
 # Local ports: MicroPython has no getsockname(), so a client link binds a
-# local port of its own choosing to be able to report it.
-import errno
-import random
+# local port of its own choosing to be able to report it (links.bind_local).
 import socket
 import sys
 import time
@@ -18,23 +16,14 @@ from firmware import errors, links, netif, params
 from firmware.links import MAX_LINKS, SSL, TCP, UDP
 
 _CONNECT_TIMEOUT_MS = const(5000)
-_EPHEMERAL_LOW = const(49152)
-_EPHEMERAL_SPAN = const(16384)
 _IPPROTO_TCP = const(6)
 _TCP_NODELAY = const(1)
 
 _at = None
-_next_port = 0
 ssl_connect = None  # set by the SSL group: generator(at, link_id, sock, host[, context]) -> (TLS socket, context)
 
 # AT+CIPTCPOPT per link id: so_linger, tcp_nodelay, so_sndtimeo, keep_alive.
 tcpopt = [[-1, 0, 0, 0] for _ in range(MAX_LINKS)]
-
-
-def _ephemeral():
-    global _next_port
-    _next_port = (_next_port + 1) % _EPHEMERAL_SPAN
-    return _EPHEMERAL_LOW + _next_port
 
 
 # -- AT+CIPSTART / AT+CIPSTARTEX -----------------------------------------------
@@ -109,7 +98,7 @@ def _open(at, link_id, kind, host, port, keepalive, local_port, udp_mode, local_
         raise errors.failed()
     if kind == UDP:
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        local_port = _bind_udp(sock, local_ip, local_port)
+        local_port = links.bind_udp(sock, local_ip, local_port)
         if local_port < 0:
             sock.close()
             raise errors.failed()
@@ -120,11 +109,7 @@ def _open(at, link_id, kind, host, port, keepalive, local_port, udp_mode, local_
         at.reply(links.connect_message(link))
         return
     sock = socket.socket()
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    except (OSError, AttributeError):
-        pass
-    local = _bind_local(sock, local_ip)
+    local = links.bind_local(sock, local_ip, True)
     if local < 0:
         sock.close()
         raise errors.failed()
@@ -135,31 +120,6 @@ def _open(at, link_id, kind, host, port, keepalive, local_port, udp_mode, local_
         _errno(at, e.errno)
         raise errors.failed()
     yield from _connected(at, link_id, kind, sock, host, remote, local, keepalive)
-
-
-def _bind_udp(sock, local_ip, local_port):
-    # Without <local port>, a port of the firmware's choice: the port has
-    # no getsockname() to tell which one lwIP would pick.
-    if not local_port:
-        return _bind_local(sock, local_ip)
-    try:
-        sock.bind((local_ip or "0.0.0.0", local_port))
-        return local_port
-    except OSError:
-        return -1
-
-
-def _bind_local(sock, local_ip):
-    """Bind sock to the next free port of the ephemeral range: the port."""
-    for _ in range(8):
-        port = _ephemeral()
-        try:
-            sock.bind((local_ip or "0.0.0.0", port))
-            return port
-        except OSError as e:
-            if e.errno != errno.EADDRINUSE:
-                return -1
-    return -1
 
 
 def _connected(at, link_id, kind, sock, host, remote, local, keepalive):
@@ -350,9 +310,8 @@ _TABLE = (
 
 
 def register(at):
-    global _at, _next_port
+    global _at
     _at = at
-    _next_port = random.getrandbits(14)
     links.init(at, at.board)
     _load_tcpopt(at.settings)
     netif.links = _Status()

@@ -81,8 +81,11 @@ def _start_saved(at, record):
     if kind == UDP:
         try:
             sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            sock.bind(("0.0.0.0", extra))
         except OSError:
+            return
+        extra = links.bind_udp(sock, None, extra)
+        if extra < 0:
+            sock.close()
             return
         link = links.Link(0, UDP, sock, host, port, extra, 0)
         links.add(link)

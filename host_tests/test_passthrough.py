@@ -208,6 +208,10 @@ def test_savetranslink_enters_passthrough_at_boot(net):
     module.ok("ATE0")
     module.buffer = b""
     module.ok("AT+SYSLOG=1")
+    # The link stays, and shows the local port its peer sees.
+    local = conn.sock.getpeername()[1]
+    state = module.ok("AT+CIPSTATE?")
+    assert state == b'+CIPSTATE:0,"TCP","127.0.0.1",%d,%d,0\r\n\r\nOK\r\n' % (peer.port, local)
     module.ok("AT+SAVETRANSLINK=0")
     assert module.error_code('AT+SAVETRANSLINK=1,"127.0.0.1",1,"FTP"') == codes.invalid(3)
     radio.restart(module)  # no passthrough at boot any more
