@@ -261,68 +261,45 @@ def read(link):
 
 
 def read_datagram(link):
-    """One datagram: its length once kept, or None (nothing, or no room:
-    then it is lost, as ESP-AT loses UDP it cannot hold). An active link
-    with no free slot leaves it waiting in the socket (the link pauses).
-    A passive link keeps it behind the datagrams it holds where they leave
-    room (firmware/tcpip_recv.py)."""
-    passive = link.passive()
-    if not (passive or rx_ring.free_slots()):
+    """One datagram into a free slot: its length, or None (nothing, or no
+    room: then it is dropped, as ESP-AT drops UDP it cannot hold). A
+    passive link may keep it behind the datagrams it holds."""
+    room = not holds_enough(link)  # for one more slot
+    slot = rx_ring.take()
+    try:
+        if slot < 0:
+            link.sock.recv(1)  # the rest of a datagram goes with it
+            return None
+        n = _datagram_into(link, slot)
+    except OSError:
+        n = 0
+    if n and link.passive():
+        return passive_group.keep_datagram(link, slot, n, room)
+    if not (n and room):
+        rx_ring.give(slot)
         return None
+    link.queue.push(slot, n)
+    return n
+
+
+def _datagram_into(link, slot):
     # One datagram, whole: a stream read (readinto()) would go on into the
-    # datagrams queued behind it until its buffer is full, cutting the
-    # last one. recvfrom() reads one, into a bytes object.
+    # datagrams queued behind it until the slot is full, cutting the last
+    # one. recvfrom() reads one, into a bytes object copied to the slot.
+    # When the heap has no 2920-byte block left (it can be broken up that
+    # far), readinto() takes it, with those queued behind it, rather than
+    # lose them.
     try:
         data, peer = link.sock.recvfrom(IPD_MAX)
     except MemoryError:
-        return _datagram_in_place(link, passive)
-    except OSError:
-        return None
-    if not data:
-        return None
+        return link.sock.readinto(rx_ring.views[slot])
+    rx_ring.views[slot][0 : len(data)] = data
     link.peer = peer
     if link.udp_mode == 2 or (link.udp_mode == 1 and not link.peer_changed):
         if (link.host, link.port) != peer:
             link.host, link.port = peer  # the remote follows the sender
             link.peer_changed = True
-    if passive:
-        return passive_group.keep_datagram(link, data)
-    return keep_in_slot(link, data)
-
-
-def keep_in_slot(link, data):
-    """data in a free slot of its own, at the end of the link's queue: its
-    length, or None when no slot is free."""
-    slot = rx_ring.take()
-    if slot < 0:
-        return None
-    n = len(data)
-    rx_ring.views[slot][0:n] = data
-    link.queue.push(slot, n)
-    return n
-
-
-def _datagram_in_place(link, passive):
-    # The heap has no 2920-byte block for recvfrom() (it can be broken up
-    # that far): readinto() reads into a free slot, together with any
-    # datagrams queued behind it, rather than lose them.
-    slot = rx_ring.take() if not holds_enough(link) else -1
-    n = 0
-    try:
-        if slot < 0:
-            link.sock.recv(1)  # lost: the rest of the datagram goes with it
-        else:
-            n = link.sock.readinto(rx_ring.views[slot])
-    except (OSError, MemoryError):
-        pass
-    if not n:
-        if slot >= 0:
-            rx_ring.give(slot)
-        return None
-    link.queue.push(slot, n)
-    if passive:
-        passive_group.count_datagram(link, n)
-    return n
+    return len(data)
 
 
 def _receive_active(link, events):

@@ -108,16 +108,18 @@ class LinkQueue:
             self.total += n
         return n
 
-    def append(self, data):
-        """Copy data behind the newest slot's bytes (a passive link's short
-        datagrams then share a slot). The caller has checked tail_room()."""
+    def append(self, slot, n):
+        """Move n bytes from slot, a fresh one, behind the newest slot's
+        bytes, and free it (a passive link's short datagrams then share a
+        slot). The caller has checked tail_room()."""
         ring = self.ring
         tail = self._tail()
         at = tail * ring.stride + ring.room + ring.lens[tail]
-        n = len(data)
-        ring.buf[at : at + n] = data
+        start = slot * ring.stride + ring.room
+        ring.buf[at : at + n] = ring.view[start : start + n]
         ring.lens[tail] += n
         self.total += n
+        ring.give(slot)
 
     def _tail(self):
         return self._slots[(self._head + self._count - 1) % len(self._slots)]

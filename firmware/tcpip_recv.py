@@ -164,29 +164,26 @@ def _read(link):
         return 0  # reset by the peer
 
 
-def keep_datagram(link, data):
-    """A datagram for a passive link (links.read_datagram): kept behind
-    those it holds when its newest slot has room, else in a slot of its
-    own while the link may take one more, else lost. Its length, or None."""
-    n = len(data)
+def keep_datagram(link, slot, n, room):
+    """A datagram of n bytes read into slot, a free one of the ring
+    (links.read_datagram): kept behind those the link holds when its
+    newest slot has room, in slot when room says the link may take one
+    more, else lost. Its length, or None."""
     queue = link.queue
-    if link.datagrams is not None and len(link.datagrams) == 2 * _DATAGRAMS:
-        return None
-    if queue.tail_room() >= n:
-        queue.append(data)
-    elif links.holds_enough(link) or links.keep_in_slot(link, data) is None:
-        return None
-    count_datagram(link, n)
-    return n
-
-
-def count_datagram(link, n):
-    """The datagram of n bytes just kept, with its sender."""
     grams = link.datagrams
     if grams is None:
         grams = link.datagrams = []
+    fits = queue.tail_room() >= n
+    if len(grams) == 2 * _DATAGRAMS or not (fits or room):
+        links.rx_ring.give(slot)
+        return None
+    if fits:
+        queue.append(slot, n)
+    else:
+        queue.push(slot, n)
     grams.append(n)
     grams.append(link.peer)
+    return n
 
 
 def holds_share(link):

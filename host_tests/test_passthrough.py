@@ -452,33 +452,6 @@ def test_passive_udp_drops_only_what_its_share_cannot_hold(net):
         udp.close()
 
 
-def test_passive_udp_keeps_a_datagram_where_its_slot_has_room_while_others_hold_the_rest(net):
-    """Two passive TCP links hold the ring's other slots; a datagram for a
-    passive UDP link still joins the one it holds."""
-    module, peer = net
-    udp = UdpPeer()
-    try:
-        module.ok("AT+CIPMUX=1")
-        module.ok("AT+CIPRECVTYPE=5,1")
-        module.ok('AT+CIPSTART=0,"UDP","127.0.0.1",%d,4411,0' % udp.port)
-        ip = radio.station_ip(module)
-        udp.sock.sendto(b"first", (ip, 4411))
-        assert module.read_until(b"+IPD,0,5\r\n", 5) == b"\r\n+IPD,0,5\r\n"
-        for link in (1, 2):
-            module.ok('AT+CIPSTART=%d,"TCP","127.0.0.1",%d' % (link, peer.port))
-        for link in (1, 2):
-            peer.conn(link - 1).send(bytes(10000))
-        notices = module.read_until(b"2920\r\n", 5) + module.read_until(b"2920\r\n", 5)
-        one, two = b"\r\n+IPD,1,2920\r\n", b"\r\n+IPD,2,2920\r\n"
-        assert notices in (one + two, two + one), notices
-        udp.sock.sendto(b"second", (ip, 4411))
-        time.sleep(0.3)
-        assert module.ok("AT+CIPRECVLEN?") == b"+CIPRECVLEN:11,2920,2920,-1,-1\r\n\r\nOK\r\n"
-        assert module.at("AT+CIPRECVDATA=0,100") == b"+CIPRECVDATA:11,firstsecond\r\nOK\r\n"
-    finally:
-        udp.close()
-
-
 def test_passive_udp_holds_at_most_32_datagrams(net):
     """However short, a passive link holds 32 datagrams at most (their
     lengths and senders are kept beside the data); later ones are lost
