@@ -10,9 +10,10 @@
 # only when it arrives alone: silence of at least 20 ms before the first
 # "+", the three within 20 ms, and 20 ms of silence after, whatever waits
 # before it. Bytes left in the buffer after a packet went out came right
-# after data, so they are never alone. A client link that breaks is dialled again every AT+CIPRECONNINTV;
-# meanwhile the host's bytes stay in the UART buffer (RTS holds the host
-# back when it fills) and go out once the link is back. What the network
+# after data, so they are never alone. A client link that breaks is
+# dialled again every AT+CIPRECONNINTV; meanwhile the host's bytes stay in
+# the UART buffer (RTS holds the host back when it fills) and go out once
+# the link is back. What the network
 # sends comes through the transmit buffer too (TCP) or a slot of the ring
 # (UDP) and goes to the UART as it is.
 #

@@ -374,16 +374,33 @@ def test_passive_udp_keeps_datagrams_whole_when_asked(net):
         udp.close()
 
 
+def _recvlen(module, link_id):
+    """AT+CIPRECVLEN?'s field for link_id."""
+    reply = module.ok("AT+CIPRECVLEN?")
+    return int(reply.split(b":")[1].split(b"\r")[0].split(b",")[link_id])
+
+
 def _buffered(module, link_id, want, timeout=5):
-    """AT+CIPRECVLEN?'s field for link_id once it reads want (datagrams
-    are still on their way through loopback)."""
+    """_recvlen() once it reads want (datagrams are still on their way
+    through loopback), or at the timeout."""
     deadline = time.monotonic() + timeout
     while True:
-        reply = module.ok("AT+CIPRECVLEN?")
-        held = int(reply.split(b":")[1].split(b"\r")[0].split(b",")[link_id])
+        held = _recvlen(module, link_id)
         if held == want or time.monotonic() > deadline:
             return held
         time.sleep(0.05)
+
+
+def _passive_udp_link(module, udp, local_port, datagrams):
+    """A passive UDP link in single connection mode on local_port, sent the
+    datagrams from udp; returns once the first notice has come."""
+    module.ok("AT+CIPRECVTYPE=1")
+    module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,%d,0' % (udp.port, local_port))
+    ip = radio.station_ip(module)
+    for data in datagrams:
+        udp.sock.sendto(data, (ip, local_port))
+    module.read_until(re.compile(rb"\r\n\+IPD,\d+\r\n"), 5)
+    return ip
 
 
 def test_passive_udp_holds_many_short_datagrams_each_with_its_sender(net):
@@ -429,15 +446,10 @@ def test_passive_udp_drops_only_what_its_share_cannot_hold(net):
     module, _ = net
     udp = UdpPeer()
     try:
-        module.ok("AT+CIPRECVTYPE=1")
-        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4405,0' % udp.port)
-        ip = radio.station_ip(module)
         sent = [bytes([65 + i]) * 500 for i in range(30)]
-        for data in sent:
-            udp.sock.sendto(data, (ip, 4405))
-        module.read_until(re.compile(rb"\r\n\+IPD,\d+\r\n"), 5)
+        ip = _passive_udp_link(module, udp, 4405, sent)
         time.sleep(0.5)  # every datagram has come, and most are lost
-        held = _buffered(module, 0, -2, timeout=0)
+        held = _recvlen(module, 0)
         kept = held // 500
         assert held == kept * 500 and 10 <= kept and held <= 5840, held
         reply = module.at("AT+CIPRECVDATA=10000")
@@ -459,15 +471,10 @@ def test_passive_udp_holds_at_most_32_datagrams(net):
     module, _ = net
     udp = UdpPeer()
     try:
-        module.ok("AT+CIPRECVTYPE=1")
-        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4408,0' % udp.port)
-        ip = radio.station_ip(module)
         sent = [b"%03d" % i for i in range(40)]
-        for data in sent:
-            udp.sock.sendto(data, (ip, 4408))
-        module.read_until(re.compile(rb"\r\n\+IPD,\d+\r\n"), 5)
+        _passive_udp_link(module, udp, 4408, sent)
         time.sleep(0.5)
-        assert _buffered(module, 0, -2, timeout=0) == 96
+        assert _recvlen(module, 0) == 96
         assert module.at("AT+CIPRECVDATA=1000") == b"+CIPRECVDATA:96,%s\r\nOK\r\n" % b"".join(sent[:32])
         module.ok("AT+CIPCLOSE")
         module.ok("AT+CIPRECVTYPE=0")
@@ -491,7 +498,8 @@ def test_passive_report_mode_1_tells_the_next_datagrams_length(net):
         assert module.read_until(b"+IPD,1,7\r\n", 5) == b"\r\n+IPD,1,7\r\n"
         udp.sock.sendto(b"three", (ip, 4406))
         udp.sock.sendto(b"xyz", (ip, 4406))
-        assert _buffered(module, 1, -2, timeout=0.5) == 7  # the next one only
+        time.sleep(0.5)
+        assert _recvlen(module, 1) == 7  # the next one only
         assert module.at("AT+CIPRECVDATA=1,100,1") == b"+CIPRECVDATA:7,seven!!\r\nOK\r\n"
         assert module.read_until(b"+IPD,1,5\r\n", 5) == b"\r\n+IPD,1,5\r\n"
         assert module.at("AT+CIPRECVDATA=1,100") == b"+CIPRECVDATA:8,threexyz\r\nOK\r\n"
@@ -510,12 +518,7 @@ def test_switching_to_active_delivers_held_datagrams_one_frame_each(net):
     module, _ = net
     udp = UdpPeer()
     try:
-        module.ok("AT+CIPRECVTYPE=1")
-        module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4407,0' % udp.port)
-        ip = radio.station_ip(module)
-        for data in (b"one", b"two", b"three"):
-            udp.sock.sendto(data, (ip, 4407))
-        module.read_until(re.compile(rb"\r\n\+IPD,\d+\r\n"), 5)
+        _passive_udp_link(module, udp, 4407, (b"one", b"two", b"three"))
         assert _buffered(module, 0, 11) == 11
         reply = module.at("AT+CIPRECVTYPE=0")
         assert reply == b"\r\n+IPD,3:one\r\n+IPD,3:two\r\n+IPD,5:three\r\nOK\r\n"

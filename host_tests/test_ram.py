@@ -11,7 +11,7 @@ from pathlib import Path
 
 from host_tests.codes import FAILED, UNSUPPORTED, code
 from host_tests.netpeers import TcpPeer
-from host_tests.radio import join, start
+from host_tests.radio import join, start, station_ip
 from tools import cmdindex, deploy, ram, sim
 from tools.vmodule import VirtualModule
 
@@ -290,7 +290,7 @@ def test_a_data_len_report_mode_keeps_the_passive_group(tmp_path):
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
             udp.bind(("127.0.0.1", 0))
             module.ok('AT+CIPSTART="UDP","127.0.0.1",%d,4409,0' % udp.getsockname()[1])
-            ip = re.search(rb'STAIP,"([\d.]+)"', module.ok("AT+CIFSR")).group(1).decode()
+            ip = station_ip(module)
             udp.sendto(b"first", (ip, 4409))
             udp.sendto(b"second!", (ip, 4409))
             assert module.read_until(b"+IPD,5\r\n", 5).endswith(b"\r\n+IPD,5\r\n")
